@@ -39,6 +39,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cityops.analytics import rollup
 from cityops.auth import audit
 from cityops.auth.actor import Actor
 from cityops.auth.models import OrgUnit, User
@@ -247,6 +248,7 @@ class Batch:
         self._events: list[tuple[CaseState, tuple[Any, ...]]] = []
         self._reporters: list[_Pending] = []
         self._requests: dict[tuple[int, str], CaseState] = {}
+        self._tally = rollup.Tally()
         self.totals = BulkStats()
 
     # --- lookups (cached for the batch's life; departments and users change rarely) -------
@@ -446,6 +448,8 @@ class Batch:
         case.status = transition.target.value
         case.updated_at = now
         case.version += 1
+        if action is Action.HANDLE:
+            extra["on_time"] = case.handled_on_time
         if case.stored_version is not None and case.id is not None:
             self._touched[case.id] = case
         self._event(case, action, source, actor, transition.role, payload | extra, now)
@@ -521,6 +525,7 @@ class Batch:
             case.due_at,
         )  # fmt: skip
         self._events.append((case, row))
+        self._tally.add(rollup.facts_of(case, action.value, now, payload))
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -572,6 +577,7 @@ class Batch:
             self._write_copy(touched, event_rows, reporter_rows, payload_texts)
         else:
             self._write_executemany(touched, event_rows, reporter_rows)
+        rollup.write(session, self._tally)
         digest = hashlib.sha256()
         for (case, row), text in zip(self._events, payload_texts, strict=True):
             digest.update(_fast_digest_line(case.number or "", row, text).encode())
@@ -688,6 +694,7 @@ class Batch:
     def discard(self) -> None:
         """Forget what was not flushed (the caller rolls its transaction back)."""
         self._new, self._touched, self._events, self._reporters = [], {}, [], []
+        self._tally.clear()
         self._requests = {}
 
 

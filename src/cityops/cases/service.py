@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cityops.analytics import rollup
 from cityops.auth import audit
 from cityops.auth.actor import Actor
 from cityops.auth.models import OrgUnit, User
@@ -270,6 +271,7 @@ def report_case(
     )
     session.add(event)
     session.flush()
+    rollup.record(session, [rollup.facts_of(case, event.action, now, payload)])
     _claim_attachments(session, actor, data.attachment_ids, case, event)
     audit.record(
         session,
@@ -456,6 +458,8 @@ def act(
         )
         case.status = transition.target.value
         case.updated_at = now
+        if action is Action.HANDLE:
+            extra["on_time"] = case.handled_on_time
     session.flush()  # bumps case.version; a concurrent writer makes this raise StaleDataError
     event = _event(
         case,
@@ -468,6 +472,7 @@ def act(
     )
     session.add(event)
     session.flush()
+    rollup.record(session, [rollup.facts_of(case, event.action, now, event.payload)])
     _claim_attachments(session, actor, body.attachment_ids, case, event)
     audit.record(
         session,

@@ -1,0 +1,81 @@
+"""The roll-up table: counts of case events per period and dimension set ("grain")."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Date, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cityops.db import Base
+
+#: What each counted action adds to; one column each in ``case_stats``.
+MEASURES = (
+    "reported",
+    "registered",
+    "rejected",
+    "dispatched",
+    "returned",
+    "handled",
+    "handled_on_time",
+    "reworked",
+    "closed",
+    "voided",
+    "merged",
+    "extended",
+    "urged",
+    "reopened",
+)
+
+
+class CaseStat(Base):
+    """One cell of a roll-up: a grain, a period and the values of that grain's dimensions.
+
+    Dimensions a grain does not use hold '' or 0 (never NULL) so the unique key matches.
+    """
+
+    __tablename__ = "case_stats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_code: Mapped[str] = mapped_column(String(6))
+    grain: Mapped[str] = mapped_column(String(16))
+    #: The local day, or the first day of the local month for monthly grains.
+    period: Mapped[date] = mapped_column(Date)
+    street_code: Mapped[str] = mapped_column(String(9), default="")
+    #: The class is (kind, minor code): component 0101 and event 0101 are different classes.
+    kind: Mapped[str] = mapped_column(String(16), default="")
+    minor_code: Mapped[str] = mapped_column(String(4), default="")
+    source: Mapped[str] = mapped_column(String(16), default="")
+    department_id: Mapped[int] = mapped_column(Integer, default=0)
+    grid_code: Mapped[str] = mapped_column(String(15), default="")
+
+    reported: Mapped[int] = mapped_column(Integer, default=0)
+    registered: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    dispatched: Mapped[int] = mapped_column(Integer, default=0)
+    returned: Mapped[int] = mapped_column(Integer, default=0)
+    handled: Mapped[int] = mapped_column(Integer, default=0)
+    handled_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    reworked: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    voided: Mapped[int] = mapped_column(Integer, default=0)
+    merged: Mapped[int] = mapped_column(Integer, default=0)
+    extended: Mapped[int] = mapped_column(Integer, default=0)
+    urged: Mapped[int] = mapped_column(Integer, default=0)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        # The key doubles as the index every roll-up query uses: grain and period first.
+        UniqueConstraint(
+            "district_code",
+            "grain",
+            "period",
+            "street_code",
+            "kind",
+            "minor_code",
+            "source",
+            "department_id",
+            "grid_code",
+            name="uq_case_stats_cell",
+        ),
+    )

@@ -1,0 +1,259 @@
+"""Incremental roll-ups of case events, written in the same transaction as the events.
+
+Every counted action adds one to a measure (``models.MEASURES``) in one cell of each grain. A
+cell's dimensions are the case's as they are right after the action, except that a return is
+counted for the department that returned the case. Because the writers (``cases.service`` and
+``cases.bulk``) add to the roll-ups in the transaction that writes the event, the roll-ups are
+exactly the events' counts at every commit; ``rebuild`` recomputes them from the events alone.
+
+Grains are chosen so each dashboard figure reads a few hundred rows at most: a grain with fewer
+dimensions has fewer cells per day. ``cube`` holds every dimension for questions the small
+grains cannot answer.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cityops.analytics.models import MEASURES, CaseStat
+from cityops.cases.lifecycle import Action
+from cityops.cases.models import Case, CaseEvent
+from cityops.timeutil import to_local
+
+DIMENSIONS = ("street_code", "kind", "minor_code", "source", "department_id", "grid_code")
+#: A grain counting by class counts by kind too (see ``models.CaseStat.kind``).
+_CLASS = ("kind", "minor_code")
+
+
+@dataclass(frozen=True)
+class Grain:
+    """A set of dimensions counted per day (or per month when ``monthly``)."""
+
+    dims: tuple[str, ...]
+    monthly: bool = False
+
+
+GRAINS: dict[str, Grain] = {
+    "day": Grain(()),
+    "class": Grain(_CLASS),
+    "street": Grain(("street_code",)),
+    "department": Grain(("department_id",)),
+    "source": Grain(("source",)),
+    "street_class": Grain(("street_code", *_CLASS)),
+    "cube": Grain(("street_code", *_CLASS, "source", "department_id")),
+    "grid_month": Grain(("grid_code", *_CLASS), monthly=True),
+}
+
+#: The measure each counted action adds to; other actions (assign, verify, suspend …) are not
+#: counted here.
+ACTION_MEASURE: dict[str, str] = {
+    Action.REPORT.value: "reported",
+    Action.REGISTER.value: "registered",
+    Action.REJECT.value: "rejected",
+    Action.DISPATCH.value: "dispatched",
+    Action.RETURN.value: "returned",
+    Action.HANDLE.value: "handled",
+    Action.REWORK.value: "reworked",
+    Action.CLOSE.value: "closed",
+    Action.VOID.value: "voided",
+    Action.MERGE.value: "merged",
+    Action.APPROVE_EXTENSION.value: "extended",
+    Action.URGE.value: "urged",
+    Action.REOPEN.value: "reopened",
+}
+
+Key = tuple[str, str, date, str, str, str, str, int, str]
+_EMPTY: dict[str, Any] = {d: 0 if d == "department_id" else "" for d in DIMENSIONS}
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """What the roll-ups need to know about one event."""
+
+    district_code: str
+    at: datetime
+    action: str
+    street_code: str | None
+    kind: str | None
+    minor_code: str | None
+    source: str | None
+    department_id: int | None
+    grid_code: str | None
+    on_time: bool | None = None
+
+
+def facts_of(case: Any, action: str, at: datetime, payload: Mapping[str, Any]) -> EventFacts:
+    """The facts of an event from the case as it is right after the action."""
+    department = case.department_id
+    if action == Action.RETURN.value:
+        department = payload.get("from_department_id")
+    return EventFacts(
+        district_code=case.district_code,
+        at=at,
+        action=action,
+        street_code=case.street_code,
+        kind=case.kind,
+        minor_code=case.minor_code,
+        source=case.source,
+        department_id=department,
+        grid_code=case.grid_code,
+        on_time=case.handled_on_time if action == Action.HANDLE.value else None,
+    )
+
+
+class Tally:
+    """Counts accumulated in memory, then added to ``case_stats`` in one statement."""
+
+    def __init__(self) -> None:
+        self.cells: defaultdict[Key, dict[str, int]] = defaultdict(dict)
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def add(self, facts: EventFacts) -> None:
+        measure = ACTION_MEASURE.get(facts.action)
+        if measure is None:
+            return
+        values: dict[str, Any] = {
+            "street_code": facts.street_code or "",
+            "kind": facts.kind or "",
+            "minor_code": facts.minor_code or "",
+            "source": facts.source or "",
+            "department_id": facts.department_id or 0,
+            "grid_code": facts.grid_code or "",
+        }
+        day = to_local(facts.at).date()
+        month = day.replace(day=1)
+        for name, grain in GRAINS.items():
+            dims = _EMPTY | {d: values[d] for d in grain.dims}
+            key: Key = (
+                facts.district_code, name, month if grain.monthly else day,
+                dims["street_code"], dims["kind"], dims["minor_code"], dims["source"],
+                dims["department_id"], dims["grid_code"],
+            )  # fmt: skip
+            cell = self.cells[key]
+            cell[measure] = cell.get(measure, 0) + 1
+            if measure == "handled" and facts.on_time:
+                cell["handled_on_time"] = cell.get("handled_on_time", 0) + 1
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The cells as rows of ``case_stats``, in key order (so concurrent writers lock rows
+        in the same order and cannot deadlock)."""
+        names = ("district_code", "grain", "period", *DIMENSIONS)
+        return [
+            dict(zip(names, key, strict=True)) | {m: cell.get(m, 0) for m in MEASURES}
+            for key, cell in sorted(self.cells.items())
+        ]
+
+    def clear(self) -> None:
+        self.cells.clear()
+
+
+def _dialect(db: Session | Connection) -> str:
+    return db.dialect.name if isinstance(db, Connection) else db.get_bind().dialect.name
+
+
+def write(session: Session | Connection, tally: Tally) -> None:
+    """Add the tally's counts to ``case_stats`` (insert or increment each cell)."""
+    rows = tally.rows()
+    if not rows:
+        return
+    table = cast(Table, CaseStat.__table__)
+    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["district_code", "grain", "period", *DIMENSIONS],
+        set_={m: table.c[m] + stmt.excluded[m] for m in MEASURES},
+    )
+    session.execute(stmt, rows)
+    tally.clear()
+
+
+def record(session: Session, facts: Iterable[EventFacts]) -> None:
+    """Count events in the caller's transaction."""
+    tally = Tally()
+    for item in facts:
+        tally.add(item)
+    write(session, tally)
+
+
+def replay(
+    rows: Iterable[tuple[int, str, Mapping[str, Any] | None, datetime, Any]],
+    cases: Mapping[int, Any],
+) -> Iterable[EventFacts]:
+    """Facts of events read back from ``case_events`` (ordered by case and seq).
+
+    ``rows`` are (case_id, action, payload, at, due_at); ``cases`` gives each case's immutable
+    attributes (district, street, grid, source). The class and department are followed through
+    the events that change them, exactly as the writers change them on the case.
+    """
+    klass: dict[int, tuple[str | None, str | None]] = {}
+    department: dict[int, int | None] = {}
+    for case_id, action, payload, at, due_at in rows:
+        payload = payload or {}
+        case = cases[case_id]
+        if action == Action.REPORT.value:
+            klass[case_id] = (payload.get("kind"), payload.get("minor_code"))
+            department[case_id] = None
+        elif action == Action.REGISTER.value and (payload.get("minor_code") or payload.get("kind")):
+            kind, minor = klass.get(case_id, (None, None))
+            klass[case_id] = (payload.get("kind", kind), payload.get("minor_code", minor))
+        elif action == Action.DISPATCH.value:
+            department[case_id] = payload.get("department_id")
+        dept = department.get(case_id)
+        if action == Action.RETURN.value:
+            dept = payload.get("from_department_id")
+            department[case_id] = None
+        on_time: bool | None = None
+        if action == Action.HANDLE.value:
+            on_time = payload.get("on_time")
+            if on_time is None and due_at is not None:  # events written before "on_time"
+                on_time = at <= due_at
+        yield EventFacts(
+            district_code=case.district_code,
+            at=at,
+            action=action,
+            street_code=case.street_code,
+            kind=klass.get(case_id, (None, None))[0],
+            minor_code=klass.get(case_id, (None, None))[1],
+            source=case.source,
+            department_id=dept,
+            grid_code=case.grid_code,
+            on_time=on_time,
+        )
+
+
+def rebuild(
+    session: Session | Connection, *, district_code: str | None = None, chunk: int = 100_000
+) -> int:
+    """Recompute the roll-ups from ``case_events``; return the number of events read."""
+    stats = cast(Table, CaseStat.__table__)
+    wipe = delete(stats)
+    cases_q = select(Case.id, Case.district_code, Case.street_code, Case.grid_code, Case.source)
+    events_q = select(
+        CaseEvent.case_id, CaseEvent.action, CaseEvent.payload, CaseEvent.at, CaseEvent.due_at
+    ).order_by(CaseEvent.case_id, CaseEvent.seq)
+    if district_code:
+        wipe = wipe.where(stats.c.district_code == district_code)
+        cases_q = cases_q.where(Case.district_code == district_code)
+        events_q = events_q.where(CaseEvent.district_code == district_code)
+    session.execute(wipe)
+    cases = {row.id: row for row in session.execute(cases_q)}
+    tally = Tally()
+    read = 0
+    rows = session.execute(events_q.execution_options(yield_per=chunk))
+    for facts in replay(((r[0], r[1], r[2], r[3], r[4]) for r in rows), cases):
+        tally.add(facts)
+        read += 1
+        if read % chunk == 0:
+            write(session, tally)
+    write(session, tally)
+    return read
