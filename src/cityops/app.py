@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cityops import __version__, logsafety, web
+from cityops.analytics import api as analytics_api
 from cityops.auth import api as auth_api
 from cityops.cases import api as cases_api
 from cityops.cases.lifecycle import InvalidTransition, LifecycleError, MissingField, RoleNotAllowed
@@ -213,7 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     protected = APIRouter(dependencies=[Depends(current_actor)])
     domains = (
         auth_api, cases_api, geo_api, catalog_api, dispatch_api, duplicates, hotline_api,
-        evaluation_api,
+        evaluation_api, analytics_api,
     )  # fmt: skip
     for router in (domain.router for domain in domains):
         protected.include_router(router)

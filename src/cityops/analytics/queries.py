@@ -1,0 +1,476 @@
+"""Questions asked of the roll-ups: counts and rates, trends, hotspots, recurring problems and
+anomalies. Every answer reads ``case_stats`` (a few hundred to a few thousand rows), never the
+cases table, so it costs the same for ten thousand cases as for twenty million.
+
+Scope: a district-wide actor sees the whole district; an actor scoped to streets sees those
+streets; a department sees the events that happened while cases were with it. Anyone else
+(scoped to communities or grids only) is refused, because roll-ups cannot answer for them
+exactly (``AnalyticsScope``).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy.orm import Session
+
+from cityops.analytics.models import MEASURES, CaseStat
+from cityops.analytics.rollup import GRAINS
+from cityops.auth.actor import Actor
+from cityops.auth.models import OrgUnit
+from cityops.cases.scope import is_district_wide
+from cityops.catalog.models import CatalogClass
+from cityops.errors import Forbidden, InvalidInput
+from cityops.geo.models import Region
+
+#: Public dimension names → roll-up columns.
+DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "class": ("kind", "minor_code"),
+    "street": ("street_code",),
+    "source": ("source",),
+    "department": ("department_id",),
+}
+#: Daily grains from the smallest to the largest; the first that covers a question answers it.
+_DAILY = [name for name, grain in GRAINS.items() if not grain.monthly]
+
+
+@dataclass(frozen=True)
+class AnalyticsScope:
+    """What part of the roll-ups an actor may read."""
+
+    district_code: str
+    streets: tuple[str, ...] | None = None
+    department_id: int | None = None
+
+    @property
+    def needs(self) -> set[str]:
+        """Dimensions the scope filters on (so the grain must have them)."""
+        return ({"street"} if self.streets else set()) | (
+            {"department"} if self.department_id else set()
+        )
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = [CaseStat.district_code == self.district_code]
+        if self.streets:
+            found.append(CaseStat.street_code.in_(self.streets))
+        if self.department_id:
+            found.append(CaseStat.department_id == self.department_id)
+        return found
+
+
+def scope_of(actor: Actor) -> AnalyticsScope:
+    """The actor's view of the roll-ups, or ``Forbidden`` if roll-ups cannot serve it."""
+    if is_district_wide(actor):
+        return AnalyticsScope(actor.district_code)
+    streets = tuple(a for a in actor.scope_areas if len(a) == 9)
+    if actor.scope_areas and len(streets) == len(actor.scope_areas):
+        return AnalyticsScope(actor.district_code, streets=streets)
+    if actor.scope_department_id is not None and not actor.scope_areas:
+        return AnalyticsScope(actor.district_code, department_id=actor.scope_department_id)
+    raise Forbidden(
+        "analytics are available to district-wide, street or department accounts only",
+        field="scope",
+    )
+
+
+def grain_for(dimensions: Iterable[str]) -> str:
+    """The smallest daily grain holding every named dimension."""
+    needed = {column for name in dimensions for column in _columns(name)}
+    for name in _DAILY:
+        if needed <= set(GRAINS[name].dims):
+            return name
+    raise InvalidInput(f"no roll-up holds {sorted(needed)}", field="group_by")
+
+
+def _columns(name: str) -> tuple[str, ...]:
+    try:
+        return DIMENSIONS[name]
+    except KeyError:
+        raise InvalidInput(
+            f"unknown dimension {name!r}; use {', '.join(DIMENSIONS)}", field="group_by"
+        ) from None
+
+
+def _check_range(start: date, end: date, *, longest: int = 3700) -> None:
+    if end <= start:
+        raise InvalidInput("the period ends before it starts", field="end")
+    if (end - start).days > longest:
+        raise InvalidInput(f"the period is longer than {longest} days", field="end")
+
+
+def _base(
+    scope: AnalyticsScope, grain: str, start: date, end: date, columns: Sequence[Any]
+) -> Select[Any]:
+    return select(*columns).where(
+        *scope.conditions(),
+        CaseStat.grain == grain,
+        CaseStat.period >= start,
+        CaseStat.period < end,
+    )
+
+
+def _filters(filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    for name, value in filters.items():
+        if value in (None, ""):
+            continue
+        if name == "class":
+            kind, _, minor = str(value).partition(":")
+            if not minor:
+                raise InvalidInput("a class is written kind:minor, e.g. event:0102", field="class")
+            found.append(and_(CaseStat.kind == kind, CaseStat.minor_code == minor))
+        elif name == "department":
+            found.append(CaseStat.department_id == int(value))
+        else:
+            found.append(getattr(CaseStat, _columns(name)[0]) == value)
+    return found
+
+
+def _rates(values: dict[str, Any]) -> dict[str, Any]:
+    handled = values.get("handled") or 0
+    registered = values.get("registered") or 0
+    return values | {
+        "on_time_rate": round(values["handled_on_time"] / handled, 4) if handled else None,
+        "return_rate": round(values["returned"] / registered, 4) if registered else None,
+        "rework_rate": round(values["reworked"] / handled, 4) if handled else None,
+    }
+
+
+def counts(
+    session: Session,
+    *,
+    scope: AnalyticsScope,
+    start: date,
+    end: date,
+    group_by: Sequence[str] = (),
+    filters: Mapping[str, Any] | None = None,
+    interval: str | None = None,
+) -> list[dict[str, Any]]:
+    """Every measure summed over [start, end), grouped by dimensions and optionally by day or
+    month, with the derived rates."""
+    _check_range(start, end)
+    filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
+    if interval not in (None, "day", "month"):
+        raise InvalidInput("interval is day or month", field="interval")
+    grain = grain_for({*group_by, *filters, *scope.needs})
+    keys = [getattr(CaseStat, c) for name in group_by for c in _columns(name)]
+    if interval:
+        keys.insert(0, CaseStat.period)
+    sums = [func.sum(getattr(CaseStat, m)).label(m) for m in MEASURES]
+    query = _base(scope, grain, start, end, [*keys, *sums]).where(*_filters(filters))
+    if keys:
+        query = query.group_by(*keys)
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in session.execute(query):
+        mapping = row._mapping
+        label: dict[str, Any] = {}
+        if interval:
+            period: date = mapping["period"]
+            label["period"] = (
+                period.isoformat() if interval == "day" else f"{period.year}-{period.month:02d}"
+            )
+        for name in group_by:
+            if name == "class":
+                label["class"] = f"{mapping['kind']}:{mapping['minor_code']}"
+            else:
+                label[name] = mapping[_columns(name)[0]]
+        values = {m: int(mapping[m] or 0) for m in MEASURES}
+        cell = merged.setdefault(tuple(label.values()), label | dict.fromkeys(MEASURES, 0))
+        for m in MEASURES:
+            cell[m] += values[m]
+    return sorted((_rates(c) for c in merged.values()), key=lambda c: -c["reported"])
+
+
+def series(
+    session: Session,
+    *,
+    scope: AnalyticsScope,
+    start: date,
+    end: date,
+    measures: Sequence[str] = ("reported", "closed"),
+    filters: Mapping[str, Any] | None = None,
+) -> dict[str, list[int]]:
+    """Daily values of ``measures`` over [start, end), zero-filled."""
+    _check_range(start, end)
+    for m in measures:
+        if m not in MEASURES:
+            raise InvalidInput(f"unknown measure {m!r}", field="measures")
+    filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
+    grain = grain_for({*filters, *scope.needs})
+    sums = [func.sum(getattr(CaseStat, m)).label(m) for m in measures]
+    query = (
+        _base(scope, grain, start, end, [CaseStat.period, *sums])
+        .where(*_filters(filters))
+        .group_by(CaseStat.period)
+    )
+    found = {row.period: row for row in session.execute(query)}
+    days = [start + timedelta(days=i) for i in range((end - start).days)]
+    return {
+        m: [int(getattr(found[d], m) or 0) if d in found else 0 for d in days] for m in measures
+    }
+
+
+def _year_earlier(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+def trend(
+    session: Session,
+    *,
+    scope: AnalyticsScope,
+    start: date,
+    end: date,
+    measures: Sequence[str] = ("reported", "closed"),
+    filters: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Daily series over [start, end) beside the same days a year earlier, with totals and the
+    year-on-year change."""
+    now = series(session, scope=scope, start=start, end=end, measures=measures, filters=filters)
+    before = series(
+        session, scope=scope, start=_year_earlier(start),
+        end=_year_earlier(start) + (end - start), measures=measures, filters=filters,
+    )  # fmt: skip
+    totals = {m: sum(now[m]) for m in measures}
+    earlier = {m: sum(before[m]) for m in measures}
+    return {
+        "days": [(start + timedelta(days=i)).isoformat() for i in range((end - start).days)],
+        "series": now,
+        "last_year": before,
+        "totals": totals,
+        "last_year_totals": earlier,
+        "yoy": {
+            m: round((totals[m] - earlier[m]) / earlier[m], 4) if earlier[m] else None
+            for m in measures
+        },
+    }
+
+
+def _months(start: date, end: date) -> tuple[date, date]:
+    """The whole months covering [start, end) as [first month, month after the last)."""
+    first = start.replace(day=1)
+    last = (end - timedelta(days=1)).replace(day=1)
+    after = date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+    return first, after
+
+
+def _grid_scope(scope: AnalyticsScope) -> list[ColumnElement[bool]]:
+    if scope.department_id:
+        raise Forbidden("hotspots are counted by place, not by department", field="scope")
+    found: list[ColumnElement[bool]] = [CaseStat.district_code == scope.district_code]
+    if scope.streets:
+        # Grid codes start with their street's code (GB/T 30428.1's hierarchy).
+        found.append(func.substr(CaseStat.grid_code, 1, 9).in_(scope.streets))
+    return found
+
+
+def hotspots(
+    session: Session,
+    *,
+    scope: AnalyticsScope,
+    start: date,
+    end: date,
+    level: str = "grid",
+    klass: str | None = None,
+    limit: int = 20,
+) -> list[dict[str, Any]]:
+    """Grids or communities ranked by reports per km² over the whole months covering the period."""
+    _check_range(start, end)
+    if level not in ("grid", "community"):
+        raise InvalidInput("level is grid or community", field="level")
+    first, after = _months(start, end)
+    column: Any = CaseStat.grid_code if level == "grid" else func.substr(CaseStat.grid_code, 1, 12)
+    code = column.label("code")
+    query = (
+        select(code, func.sum(CaseStat.reported).label("n"))
+        .where(
+            *_grid_scope(scope),
+            CaseStat.grain == "grid_month",
+            CaseStat.period >= first,
+            CaseStat.period < after,
+            CaseStat.grid_code != "",
+            *_filters({"class": klass}),
+        )
+        .group_by(code)
+    )
+    counted = {row.code: int(row.n or 0) for row in session.execute(query) if row.n}
+    regions = {
+        r.code: r for r in session.scalars(select(Region).where(Region.code.in_(list(counted))))
+    }
+    ranked = []
+    for region_code, n in counted.items():
+        region = regions.get(region_code)
+        area_km2 = region.area_m2 / 1e6 if region and region.area_m2 else None
+        ranked.append(
+            {
+                "code": region_code,
+                "name": region.name if region else region_code,
+                "reported": n,
+                "area_km2": round(area_km2, 4) if area_km2 else None,
+                "density_per_km2": round(n / area_km2, 1) if area_km2 else None,
+                "lon": region.centroid_lon if region else None,
+                "lat": region.centroid_lat if region else None,
+            }
+        )
+    ranked.sort(key=lambda r: (-(r["density_per_km2"] or 0), -r["reported"], r["code"]))
+    return ranked[:limit]
+
+
+def recurring(
+    session: Session,
+    *,
+    scope: AnalyticsScope,
+    start: date,
+    end: date,
+    min_reports: int = 3,
+    min_months: int = 2,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """The same class in the same grid again and again (每月一题 candidates): reports and the
+    number of months it appeared in, over the whole months covering the period."""
+    _check_range(start, end)
+    first, after = _months(start, end)
+    months = func.count(CaseStat.id).label("months")
+    total = func.sum(CaseStat.reported).label("n")
+    query = (
+        select(CaseStat.grid_code, CaseStat.kind, CaseStat.minor_code, total, months)
+        .where(
+            *_grid_scope(scope),
+            CaseStat.grain == "grid_month",
+            CaseStat.period >= first,
+            CaseStat.period < after,
+            CaseStat.grid_code != "",
+            CaseStat.reported > 0,
+        )
+        .group_by(CaseStat.grid_code, CaseStat.kind, CaseStat.minor_code)
+        .having(func.sum(CaseStat.reported) >= min_reports, func.count(CaseStat.id) >= min_months)
+        .order_by(total.desc(), CaseStat.grid_code)
+        .limit(limit)
+    )
+    rows = session.execute(query).all()
+    names = class_names(session, scope.district_code)
+    return [
+        {
+            "grid_code": r.grid_code,
+            "class": f"{r.kind}:{r.minor_code}",
+            "class_name": names.get((r.kind, r.minor_code), r.minor_code),
+            "reported": int(r.n),
+            "months": int(r.months),
+        }
+        for r in rows
+    ]
+
+
+@dataclass
+class Anomaly:
+    """A street × class whose count on a day is far above its own baseline."""
+
+    street_code: str
+    klass: str
+    day: date
+    count: int
+    baseline: list[int] = field(default_factory=list)
+    baseline_days: list[date] = field(default_factory=list)
+    median: float = 0.0
+    scale: float = 1.0
+    score: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "street_code": self.street_code,
+            "class": self.klass,
+            "day": self.day.isoformat(),
+            "count": self.count,
+            "baseline": self.baseline,
+            "baseline_days": [d.isoformat() for d in self.baseline_days],
+            "median": self.median,
+            "scale": round(self.scale, 3),
+            "score": round(self.score, 2),
+        }
+
+
+def robust_score(value: float, baseline: Sequence[float]) -> tuple[float, float, float]:
+    """(score, median, scale): how many robust standard deviations ``value`` lies above the
+    baseline's median. The scale is 1.4826 × MAD, but never below √median (the spread of a
+    Poisson count) nor 1, so a quiet series does not flag one extra report."""
+    median = statistics.median(baseline) if baseline else 0.0
+    mad = statistics.median(abs(b - median) for b in baseline) if baseline else 0.0
+    scale = max(1.4826 * mad, math.sqrt(median), 1.0)
+    return (value - median) / scale, median, scale
+
+
+def anomalies(
+    session: Session,
+    *,
+    scope: AnalyticsScope,
+    day: date,
+    weeks: int = 8,
+    threshold: float = 4.0,
+    min_count: int = 5,
+) -> list[Anomaly]:
+    """Street × class counts of reports on ``day`` far above the same weekday of the previous
+    ``weeks`` weeks (a seasonal baseline: Mondays are compared with Mondays)."""
+    if not 2 <= weeks <= 52:
+        raise InvalidInput("weeks is between 2 and 52", field="weeks")
+    baseline_days = [day - timedelta(weeks=k) for k in range(weeks, 0, -1)]
+    query = select(
+        CaseStat.period, CaseStat.street_code, CaseStat.kind, CaseStat.minor_code,
+        CaseStat.reported,
+    ).where(
+        *scope.conditions(),
+        CaseStat.grain == ("cube" if scope.department_id else "street_class"),
+        CaseStat.period.in_([*baseline_days, day]),
+        CaseStat.reported > 0,
+    )  # fmt: skip
+    cells: defaultdict[tuple[str, str], dict[date, int]] = defaultdict(dict)
+    for period, street, kind, minor, reported in session.execute(query):
+        by_day = cells[(street, f"{kind}:{minor}")]
+        by_day[period] = by_day.get(period, 0) + int(reported)
+    found = []
+    for (street, klass), by_day in cells.items():
+        count = by_day.get(day, 0)
+        if count < min_count:
+            continue
+        baseline = [by_day.get(d, 0) for d in baseline_days]
+        score, median, scale = robust_score(count, baseline)
+        if score >= threshold:
+            found.append(
+                Anomaly(street, klass, day, count, baseline, baseline_days, median, scale, score)
+            )
+    found.sort(key=lambda a: -a.score)
+    return found
+
+
+def class_names(session: Session, district_code: str) -> dict[tuple[str, str], str]:
+    """(kind, minor code) → Chinese name, from the newest catalogue version naming it."""
+    rows = session.execute(
+        select(CatalogClass.kind, CatalogClass.minor_code, CatalogClass.minor_name)
+        .where(CatalogClass.district_code == district_code)
+        .order_by(CatalogClass.version_id)
+    )
+    return {(kind, minor): name for kind, minor, name in rows}
+
+
+def region_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
+    wanted = [c for c in set(codes) if c]
+    if not wanted:
+        return {}
+    rows = session.execute(select(Region.code, Region.name).where(Region.code.in_(wanted)))
+    return {str(code): str(name) for code, name in rows}
+
+
+def department_names(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    wanted = [i for i in set(ids) if i]
+    if not wanted:
+        return {}
+    rows = session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(wanted)))
+    return {int(i): name for i, name in rows}
