@@ -34,7 +34,7 @@ def snapshot(session: Session) -> dict[tuple[Any, ...], dict[str, int]]:
     cells = {}
     for row in session.scalars(select(CaseStat)):
         key = (row.district_code, row.grain, row.period, row.street_code, row.kind,
-               row.minor_code, row.source, row.department_id, row.grid_code)  # fmt: skip
+               row.minor_code, row.source, row.department_id, row.area_code)  # fmt: skip
         values = {m: getattr(row, m) for m in MEASURES if getattr(row, m)}
         if values:
             cells[key] = values

@@ -47,7 +47,8 @@ class CaseStat(Base):
     minor_code: Mapped[str] = mapped_column(String(4), default="")
     source: Mapped[str] = mapped_column(String(16), default="")
     department_id: Mapped[int] = mapped_column(Integer, default=0)
-    grid_code: Mapped[str] = mapped_column(String(15), default="")
+    #: A unit grid's code (monthly grid grain) or a community's (daily community grain).
+    area_code: Mapped[str] = mapped_column(String(15), default="")
 
     reported: Mapped[int] = mapped_column(Integer, default=0)
     registered: Mapped[int] = mapped_column(Integer, default=0)
@@ -75,7 +76,7 @@ class CaseStat(Base):
             "minor_code",
             "source",
             "department_id",
-            "grid_code",
+            "area_code",
             name="uq_case_stats_cell",
         ),
     )

@@ -263,13 +263,15 @@ def _months(start: date, end: date) -> tuple[date, date]:
     return first, after
 
 
-def _grid_scope(scope: AnalyticsScope) -> list[ColumnElement[bool]]:
+def _area_scope(scope: AnalyticsScope, street: Any = None) -> list[ColumnElement[bool]]:
+    """The scope as conditions on a place-only grain (``street``: where the street code is)."""
     if scope.department_id:
-        raise Forbidden("hotspots are counted by place, not by department", field="scope")
+        raise Forbidden("places are counted for area accounts, not departments", field="scope")
     found: list[ColumnElement[bool]] = [CaseStat.district_code == scope.district_code]
     if scope.streets:
-        # Grid codes start with their street's code (GB/T 30428.1's hierarchy).
-        found.append(func.substr(CaseStat.grid_code, 1, 9).in_(scope.streets))
+        # Grid and community codes start with their street's code (GB/T 30428.1's hierarchy).
+        where = street if street is not None else func.substr(CaseStat.area_code, 1, 9)
+        found.append(where.in_(scope.streets))
     return found
 
 
@@ -283,21 +285,28 @@ def hotspots(
     klass: str | None = None,
     limit: int = 20,
 ) -> list[dict[str, Any]]:
-    """Grids or communities ranked by reports per km² over the whole months covering the period."""
+    """Grids or communities ranked by reports per km². Communities of all classes are counted
+    over the exact days; grids, or a single class, over the whole months covering the period
+    (grids are counted per month to keep the roll-up small)."""
     _check_range(start, end)
     if level not in ("grid", "community"):
         raise InvalidInput("level is grid or community", field="level")
-    first, after = _months(start, end)
-    column: Any = CaseStat.grid_code if level == "grid" else func.substr(CaseStat.grid_code, 1, 12)
+    if level == "community" and not klass:
+        grain, first, after = "community", start, end
+        column: Any = CaseStat.area_code
+    else:
+        grain = "grid_month"
+        first, after = _months(start, end)
+        column = CaseStat.area_code if level == "grid" else func.substr(CaseStat.area_code, 1, 12)
     code = column.label("code")
     query = (
         select(code, func.sum(CaseStat.reported).label("n"))
         .where(
-            *_grid_scope(scope),
-            CaseStat.grain == "grid_month",
+            *_area_scope(scope),
+            CaseStat.grain == grain,
             CaseStat.period >= first,
             CaseStat.period < after,
-            CaseStat.grid_code != "",
+            CaseStat.area_code != "",
             *_filters({"class": klass}),
         )
         .group_by(code)
@@ -342,25 +351,25 @@ def recurring(
     months = func.count(CaseStat.id).label("months")
     total = func.sum(CaseStat.reported).label("n")
     query = (
-        select(CaseStat.grid_code, CaseStat.kind, CaseStat.minor_code, total, months)
+        select(CaseStat.area_code, CaseStat.kind, CaseStat.minor_code, total, months)
         .where(
-            *_grid_scope(scope),
+            *_area_scope(scope),
             CaseStat.grain == "grid_month",
             CaseStat.period >= first,
             CaseStat.period < after,
-            CaseStat.grid_code != "",
+            CaseStat.area_code != "",
             CaseStat.reported > 0,
         )
-        .group_by(CaseStat.grid_code, CaseStat.kind, CaseStat.minor_code)
+        .group_by(CaseStat.area_code, CaseStat.kind, CaseStat.minor_code)
         .having(func.sum(CaseStat.reported) >= min_reports, func.count(CaseStat.id) >= min_months)
-        .order_by(total.desc(), CaseStat.grid_code)
+        .order_by(total.desc(), CaseStat.area_code)
         .limit(limit)
     )
     rows = session.execute(query).all()
     names = class_names(session, scope.district_code)
     return [
         {
-            "grid_code": r.grid_code,
+            "grid_code": r.area_code,
             "class": f"{r.kind}:{r.minor_code}",
             "class_name": names.get((r.kind, r.minor_code), r.minor_code),
             "reported": int(r.n),
@@ -368,6 +377,30 @@ def recurring(
         }
         for r in rows
     ]
+
+
+def region_counts(
+    session: Session, *, scope: AnalyticsScope, level: str, start: date, end: date
+) -> dict[str, int]:
+    """Reports per street or community over [start, end), for the density map."""
+    _check_range(start, end)
+    if level == "street":
+        grain, column = "street", CaseStat.street_code
+    elif level == "community":
+        grain, column = "community", CaseStat.area_code
+    else:
+        raise InvalidInput("region counts are by street or community", field="level")
+    query = (
+        select(column, func.sum(CaseStat.reported))
+        .where(
+            *_area_scope(scope, CaseStat.street_code if level == "street" else None),
+            CaseStat.grain == grain,
+            CaseStat.period >= start,
+            CaseStat.period < end,
+        )
+        .group_by(column)
+    )
+    return {str(code): int(n or 0) for code, n in session.execute(query) if code}
 
 
 @dataclass

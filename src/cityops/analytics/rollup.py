@@ -28,17 +28,19 @@ from cityops.cases.lifecycle import Action
 from cityops.cases.models import Case, CaseEvent
 from cityops.timeutil import to_local
 
-DIMENSIONS = ("street_code", "kind", "minor_code", "source", "department_id", "grid_code")
+DIMENSIONS = ("street_code", "kind", "minor_code", "source", "department_id", "area_code")
 #: A grain counting by class counts by kind too (see ``models.CaseStat.kind``).
 _CLASS = ("kind", "minor_code")
 
 
 @dataclass(frozen=True)
 class Grain:
-    """A set of dimensions counted per day (or per month when ``monthly``)."""
+    """A set of dimensions counted per day (or per month when ``monthly``); ``area`` says
+    whether ``area_code`` holds the grid or the community."""
 
     dims: tuple[str, ...]
     monthly: bool = False
+    area: str | None = None
 
 
 GRAINS: dict[str, Grain] = {
@@ -49,7 +51,8 @@ GRAINS: dict[str, Grain] = {
     "source": Grain(("source",)),
     "street_class": Grain(("street_code", *_CLASS)),
     "cube": Grain(("street_code", *_CLASS, "source", "department_id")),
-    "grid_month": Grain(("grid_code", *_CLASS), monthly=True),
+    "community": Grain(("area_code",), area="community"),
+    "grid_month": Grain(("area_code", *_CLASS), monthly=True, area="grid"),
 }
 
 #: The measure each counted action adds to; other actions (assign, verify, suspend …) are not
@@ -86,6 +89,7 @@ class EventFacts:
     minor_code: str | None
     source: str | None
     department_id: int | None
+    community_code: str | None
     grid_code: str | None
     on_time: bool | None = None
 
@@ -104,6 +108,7 @@ def facts_of(case: Any, action: str, at: datetime, payload: Mapping[str, Any]) -
         minor_code=case.minor_code,
         source=case.source,
         department_id=department,
+        community_code=case.community_code,
         grid_code=case.grid_code,
         on_time=case.handled_on_time if action == Action.HANDLE.value else None,
     )
@@ -128,16 +133,18 @@ class Tally:
             "minor_code": facts.minor_code or "",
             "source": facts.source or "",
             "department_id": facts.department_id or 0,
-            "grid_code": facts.grid_code or "",
         }
+        areas = {"grid": facts.grid_code or "", "community": facts.community_code or ""}
         day = to_local(facts.at).date()
         month = day.replace(day=1)
         for name, grain in GRAINS.items():
-            dims = _EMPTY | {d: values[d] for d in grain.dims}
+            dims = _EMPTY | {d: values[d] for d in grain.dims if d != "area_code"}
+            if grain.area:
+                dims["area_code"] = areas[grain.area]
             key: Key = (
                 facts.district_code, name, month if grain.monthly else day,
                 dims["street_code"], dims["kind"], dims["minor_code"], dims["source"],
-                dims["department_id"], dims["grid_code"],
+                dims["department_id"], dims["area_code"],
             )  # fmt: skip
             cell = self.cells[key]
             cell[measure] = cell.get(measure, 0) + 1
@@ -226,6 +233,7 @@ def replay(
             minor_code=klass.get(case_id, (None, None))[1],
             source=case.source,
             department_id=dept,
+            community_code=case.community_code,
             grid_code=case.grid_code,
             on_time=on_time,
         )
@@ -237,7 +245,10 @@ def rebuild(
     """Recompute the roll-ups from ``case_events``; return the number of events read."""
     stats = cast(Table, CaseStat.__table__)
     wipe = delete(stats)
-    cases_q = select(Case.id, Case.district_code, Case.street_code, Case.grid_code, Case.source)
+    cases_q = select(
+        Case.id, Case.district_code, Case.street_code, Case.community_code, Case.grid_code,
+        Case.source,
+    )  # fmt: skip
     events_q = select(
         CaseEvent.case_id, CaseEvent.action, CaseEvent.payload, CaseEvent.at, CaseEvent.due_at
     ).order_by(CaseEvent.case_id, CaseEvent.seq)

@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("minor_code", sa.String(length=4), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("department_id", sa.Integer(), nullable=False),
-        sa.Column("grid_code", sa.String(length=15), nullable=False),
+        sa.Column("area_code", sa.String(length=15), nullable=False),
         sa.Column("reported", sa.Integer(), nullable=False),
         sa.Column("registered", sa.Integer(), nullable=False),
         sa.Column("rejected", sa.Integer(), nullable=False),
@@ -54,7 +54,7 @@ def upgrade() -> None:
             "minor_code",
             "source",
             "department_id",
-            "grid_code",
+            "area_code",
             name="uq_case_stats_cell",
         ),
     )
