@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from cityops.cases.scope import visible
 from cityops.deps import CurrentUser, SessionDep
 from cityops.errors import NotFound
 from cityops.geo import areas, layers, service
@@ -126,6 +127,7 @@ def layer(
         crs=crs,
         counts_since=counts_since,
         counts_until=counts_until,
+        case_filter=visible(actor),
     )
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import shapely
 from shapely.geometry import mapping
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from cityops.errors import InvalidInput
@@ -104,8 +105,14 @@ def layer(
     crs: CRS | str = CRS.WGS84,
     counts_since: datetime | None = None,
     counts_until: datetime | None = None,
+    case_filter: ColumnElement[bool] | None = None,
+    counts: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """A FeatureCollection of the level's regions meeting ``bbox`` (at most 5,000)."""
+    """A FeatureCollection of the level's regions meeting ``bbox`` (at most 5,000).
+
+    Each feature gets a ``cases`` count when ``counts`` are given, or when a period is: then
+    cases reported in it are counted, among those ``case_filter`` (the viewer's scope) admits.
+    """
     crs = CRS(crs)
     if not 0 <= zoom <= 22:
         raise InvalidInput("zoom must be between 0 and 22", field="zoom")
@@ -126,15 +133,19 @@ def layer(
             _cache[key] = cached
             while len(_cache) > _CACHE_SIZE:
                 _cache.popitem(last=False)
-    if counts_since is None and counts_until is None:
-        return cached
-    counts = case_counts(
-        session,
-        district_code=district_code,
-        level=level,
-        since=counts_since,
-        until=counts_until,
-    )
+    if counts is None:
+        if counts_since is None and counts_until is None:
+            return cached
+        counts = case_counts(
+            session,
+            district_code=district_code,
+            level=level,
+            since=counts_since,
+            until=counts_until,
+            case_filter=case_filter,
+            # Grids are many: count only those on screen.
+            codes=[f["id"] for f in cached["features"]] if level is RegionLevel.GRID else None,
+        )
     features = [
         {**f, "properties": {**f["properties"], "cases": counts.get(f["id"], 0)}}
         for f in cached["features"]
@@ -149,8 +160,11 @@ def case_counts(
     level: RegionLevel,
     since: datetime | None,
     until: datetime | None,
+    case_filter: ColumnElement[bool] | None = None,
+    codes: Sequence[str] | None = None,
 ) -> dict[str, int]:
-    """Cases reported per region of ``level`` in ``[since, until)`` (reads the cases table)."""
+    """Cases reported per region of ``level`` in ``[since, until)`` (reads the cases table),
+    among the cases ``case_filter`` admits and, when given, in the regions ``codes``."""
     from cityops.cases.models import Case
 
     column = {
@@ -160,6 +174,10 @@ def case_counts(
         RegionLevel.DISTRICT: Case.district_code,
     }[level]
     query = select(column, func.count()).where(Case.district_code == district_code)
+    if case_filter is not None:
+        query = query.where(case_filter)
+    if codes is not None:
+        query = query.where(column.in_(codes))
     if since is not None:
         query = query.where(Case.reported_at >= since)
     if until is not None:

@@ -13,12 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from cityops.analytics import queries
+from cityops.cases.scope import is_district_wide, visible
 from cityops.deps import SessionDep
 from cityops.errors import CityopsError
 from cityops.geo import layers
 from cityops.geo import service as geo_service
 from cityops.geo.models import RegionLevel
-from cityops.timeutil import utcnow
+from cityops.timeutil import to_local, utcnow
 from cityops.web.i18n import normalise
 from cityops.web.pages_auth import safe_next
 from cityops.web.session import LANG_COOKIE, PageUserDep
@@ -39,9 +41,20 @@ def map_layer(
     zoom: Annotated[int, Query(ge=0, le=22)] = 12,
     days: Annotated[int | None, Query(ge=1, le=366)] = None,
 ) -> Any:
-    """GeoJSON of a level's regions (with case counts over the last ``days`` when asked)."""
-    since = utcnow() - timedelta(days=days) if days else None
+    """GeoJSON of a level's regions (with case counts over the last ``days`` when asked).
+
+    Street and community counts for a district-wide viewer come from the analytics roll-ups
+    (local days, today included); grids and scoped viewers count the cases they can see."""
+    now = utcnow()
+    since = now - timedelta(days=days) if days else None
+    counts = None
     try:
+        if days and is_district_wide(user.actor) and level.value in ("street", "community"):
+            today = to_local(now).date()
+            counts = queries.region_counts(
+                session, scope=queries.scope_of(user.actor), level=level.value,
+                start=today - timedelta(days=days - 1), end=today + timedelta(days=1),
+            )  # fmt: skip
         return layers.layer(
             session,
             district_code=user.actor.district_code,
@@ -49,7 +62,9 @@ def map_layer(
             bbox=layers.parse_bbox(bbox),
             zoom=zoom,
             counts_since=since,
-            counts_until=utcnow() if days else None,
+            counts_until=now if days else None,
+            case_filter=visible(user.actor),
+            counts=counts,
         )
     except CityopsError as exc:
         return _refusal(exc)
