@@ -431,14 +431,24 @@ class Anomaly:
         }
 
 
+def anscombe(count: float) -> float:
+    """Anscombe's transform: Poisson counts become roughly normal with variance 1 whatever
+    their mean, so one threshold serves a street that sees 2 reports a day and one that sees
+    200."""
+    return 2.0 * math.sqrt(count + 3.0 / 8.0)
+
+
 def robust_score(value: float, baseline: Sequence[float]) -> tuple[float, float, float]:
-    """(score, median, scale): how many robust standard deviations ``value`` lies above the
-    baseline's median. The scale is 1.4826 × MAD, but never below √median (the spread of a
-    Poisson count) nor 1, so a quiet series does not flag one extra report."""
-    median = statistics.median(baseline) if baseline else 0.0
-    mad = statistics.median(abs(b - median) for b in baseline) if baseline else 0.0
-    scale = max(1.4826 * mad, math.sqrt(median), 1.0)
-    return (value - median) / scale, median, scale
+    """(score, median, scale): how far ``value`` lies above the baseline, in robust standard
+    deviations of the transformed counts. The scale is 1.4826 × MAD of the transformed
+    baseline but never below 1 (the transformed Poisson spread), so a very regular series does
+    not flag ordinary noise. ``median`` is the baseline's median count, for the evidence."""
+    transformed = [anscombe(b) for b in baseline] or [anscombe(0)]
+    centre = statistics.median(transformed)
+    mad = statistics.median(abs(t - centre) for t in transformed)
+    scale = max(1.4826 * mad, 1.0)
+    median = float(statistics.median(baseline)) if baseline else 0.0
+    return (anscombe(value) - centre) / scale, median, scale
 
 
 def anomalies(
