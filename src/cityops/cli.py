@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cityops.analytics import cli as analytics_cli
 from cityops.auth.roles import Role
 from cityops.catalog import cli as catalog_cli
 from cityops.clisupport import cli_settings, session_scope
@@ -40,6 +41,7 @@ app.add_typer(catalog_cli.app, name="catalog", help="Catalogue, departments, rou
 app.add_typer(dispatch_cli.app, name="dispatch", help="Learned dispatch suggestions.")
 app.add_typer(simulate_cli.app, name="simulate", help="Simulate a district's workload.")
 app.add_typer(evaluation_cli.app, name="evaluate", help="Indicators, rankings, Excel reports.")
+app.add_typer(analytics_cli.app, name="analytics", help="Roll-ups, anomalies, hotspots.")
 app.add_typer(open311_cli.app, name="open311", help="Open311 GeoReport v2: api keys.")
 app.add_typer(ops_cli.app, name="ops", help="Webhooks and exports.")
 app.command("backup")(ops_cli.backup_command)
