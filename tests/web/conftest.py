@@ -277,3 +277,24 @@ def seed_replied_request(session: Session, world: World, *, phone: str = "139001
     )
     session.commit()
     return taken.request.id
+
+
+def seed_spike(session: Session, world: World, *, today_count: int = 30) -> None:
+    """Roll-up counts of a street × class: about 3 a day for eight weeks, then a spike today."""
+    from datetime import timedelta
+
+    from cityops.analytics import rollup
+    from cityops.timeutil import utcnow
+
+    now = utcnow()
+
+    def report(at: Any) -> rollup.EventFacts:
+        return rollup.EventFacts(
+            district_code=DISTRICT, at=at, action="report", street_code=world.street_code,
+            kind="event", minor_code="0104", source="public", department_id=None,
+            community_code=world.community_code, grid_code=None,
+        )  # fmt: skip
+
+    usual = [report(now - timedelta(weeks=k)) for k in range(1, 9) for _ in range(2 + k % 3)]
+    rollup.record(session, usual + [report(now) for _ in range(today_count)])
+    session.commit()

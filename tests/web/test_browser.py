@@ -231,10 +231,17 @@ def test_hotline_call_to_close_by_clicking(open_session: Any, world: World) -> N
     lead.shot("case-detail")
 
 
-def test_dashboard_draws_map_and_charts(open_session: Any, world: World) -> None:
+def test_dashboard_draws_map_and_charts(open_session: Any, world: World, session: Any) -> None:
+    from .conftest import seed_spike
+
+    seed_spike(session, world)
+    session.close()
     leader = open_session("leader")
     page = leader.page
     page.wait_for_selector("#dashboard[data-loaded='1']")
+    anomaly = page.locator(f'#anomalies tr[data-anomaly="{world.street_code}/event:0104"]')
+    assert "30" in anomaly.inner_text()
+    assert page.locator("#hotspots tr[data-hotspot]").count() >= 1
     page.wait_for_selector("#dash-map path.leaflet-interactive")
     assert page.locator("#dash-map path.leaflet-interactive").count() >= 3  # streets
     assert page.locator("#dash-map canvas.leaflet-heatmap-layer").count() == 1

@@ -215,15 +215,32 @@ def test_inspector_report_is_idempotent(web_client: Any, world: Any) -> None:
     assert first.json()["created"] is True and again.json()["created"] is False
 
 
-def test_dashboard_data_and_stream(web_client: Any, world: Any) -> None:
+def test_dashboard_data_and_stream(web_client: Any, world: Any, session: Any) -> None:
+    from .conftest import seed_spike
+
     form_login(web_client, "leader")
     data = web_client.get("/dashboard/data?days=30").json()
     assert data["counters"]["reported"] >= 10
     assert sum(data["trend"]["reported"]) >= 10
     assert data["top_classes"] and data["heat"]
     assert data["on_time_department"]
+    assert data["anomalies"] == []
     layer = web_client.get("/map/layer/street?days=30").json()
-    assert sum(f["properties"]["cases"] for f in layer["features"]) >= 10
+    assert sum(f["properties"]["cases"] for f in layer["features"]) == data["counters"]["reported"]
+    communities = web_client.get("/map/layer/community?days=30").json()
+    by_community = {f["id"]: f["properties"]["cases"] for f in communities["features"]}
+    assert sum(by_community.values()) == data["counters"]["reported"]
+    assert data["hotspots"], "every seeded case lies in a community"
+    for hot in data["hotspots"]:  # the same roll-up cells as the map, ranked by density
+        assert hot["reported"] == by_community[hot["code"]]
+    densities = [h["density_per_km2"] for h in data["hotspots"]]
+    assert densities == sorted(densities, reverse=True)
+    seed_spike(session, world)
+    spiked = web_client.get("/dashboard/data?days=30").json()["anomalies"]
+    assert [(a["street_code"], a["class"], a["count"]) for a in spiked] == [
+        (world.street_code, "event:0104", 30)
+    ]
+    assert spiked[0]["street_name"] and spiked[0]["class_name"] != "0104"
     # The stream is a server-sent event feed; read its first counters event only.
     with web_client.stream("GET", "/dashboard/stream") as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")

@@ -69,6 +69,8 @@ def dashboard_data(
         "rates_street": _rates(session, user, RateGroup.STREET),
         "rates_department": _rates(session, user, RateGroup.DEPARTMENT),
         "heat": stats.heat_points(session, actor=user.actor),
+        "anomalies": stats.anomalies(session, actor=user.actor),
+        "hotspots": stats.hotspots(session, actor=user.actor, days=days),
     }
 
 

@@ -22,6 +22,7 @@ from cityops.auth.models import OrgUnit
 from cityops.cases.lifecycle import CLOCK_RUNNING, OPEN
 from cityops.cases.models import Case
 from cityops.cases.scope import is_district_wide, visible
+from cityops.errors import CityopsError
 from cityops.geo.models import Region
 from cityops.timeutil import LOCAL_TZ, to_local, utcnow
 
@@ -198,3 +199,53 @@ def heat_points(session: Session, *, actor: Actor) -> list[list[float]]:
         .limit(HEAT_LIMIT)
     ).all()
     return [[round(lat, 6), round(lon, 6)] for lat, lon in rows]
+
+
+def _analytics_scope(actor: Actor) -> AnalyticsScope | None:
+    """The roll-up view of an actor scoped by place (district or streets), else None."""
+    try:
+        scope = queries.scope_of(actor)
+    except CityopsError:
+        return None
+    return None if scope.department_id else scope
+
+
+def anomalies(
+    session: Session, *, actor: Actor, now: datetime | None = None, limit: int = 8
+) -> list[dict[str, Any]]:
+    """Today's street × class anomalies, or yesterday's when today has none yet (mornings)."""
+    scope = _analytics_scope(actor)
+    if scope is None:
+        return []
+    today = to_local(now or utcnow()).date()
+    for day in (today, today - timedelta(days=1)):
+        found = queries.anomalies(session, scope=scope, day=day)
+        if found:
+            break
+    names = queries.class_names(session, actor.district_code)
+    streets = queries.region_names(session, (a.street_code for a in found))
+    rows = []
+    for item in found[:limit]:
+        kind, _, minor = item.klass.partition(":")
+        rows.append(
+            item.as_dict()
+            | {
+                "class_name": names.get((kind, minor), minor),
+                "street_name": streets.get(item.street_code, item.street_code),
+            }
+        )
+    return rows
+
+
+def hotspots(
+    session: Session, *, actor: Actor, days: int, now: datetime | None = None, limit: int = 10
+) -> list[dict[str, Any]]:
+    """Communities with the most reports per km² over the last ``days`` local days."""
+    scope = _analytics_scope(actor)
+    if scope is None:
+        return []
+    today = to_local(now or utcnow()).date()
+    return queries.hotspots(
+        session, scope=scope, start=today - timedelta(days=days - 1),
+        end=today + timedelta(days=1), level="community", limit=limit,
+    )  # fmt: skip

@@ -6,7 +6,7 @@
   if (!root) { return; }
   var COLORS = ["#f1f5fb", "#cfe0f3", "#9ec3e6", "#6aa1d6", "#3b7cc4", "#1d58a0", "#0d3a75"];
   var charts = {};
-  var map, density = null, heat = null, heatPoints = [];
+  var map, density = null, heat = null, heatPoints = [], hotspotLayer = null, hotspotRows = [];
   var state = { level: "street", days: 30 };
 
   function setCounters(values) {
@@ -131,6 +131,47 @@
     heat = L.heatLayer(heatPoints, { radius: 14, blur: 18, minOpacity: 0.35, maxZoom: 15 }).addTo(map);
   }
 
+  function drawAnomalies(rows) {
+    var body = document.getElementById("anomalies");
+    body.textContent = "";
+    rows.forEach(function (a) {
+      var tr = C.make("tr");
+      tr.setAttribute("data-anomaly", a.street_code + "/" + a["class"]);
+      tr.title = a.baseline_days.map(function (d, i) { return d.slice(5) + ": " + a.baseline[i]; }).join("  ");
+      [a.street_name, a.class_name, a.day.slice(5), a.count, a.median, a.score].forEach(function (v) {
+        tr.appendChild(C.make("td", null, v));
+      });
+      body.appendChild(tr);
+    });
+    document.getElementById("anomalies-none").hidden = rows.length > 0;
+  }
+
+  function drawHotspots(rows) {
+    hotspotRows = rows;
+    var body = document.getElementById("hotspots");
+    body.textContent = "";
+    rows.forEach(function (h) {
+      var tr = C.make("tr");
+      tr.setAttribute("data-hotspot", h.code);
+      [h.name, h.reported, h.density_per_km2 == null ? "" : h.density_per_km2].forEach(function (v) {
+        tr.appendChild(C.make("td", null, v));
+      });
+      body.appendChild(tr);
+    });
+    drawHotspotLayer();
+  }
+
+  function drawHotspotLayer() {
+    if (hotspotLayer) { map.removeLayer(hotspotLayer); hotspotLayer = null; }
+    if (!document.getElementById("hotspot-toggle").checked || !hotspotRows.length) { return; }
+    var top = hotspotRows[0].density_per_km2 || 1;
+    hotspotLayer = L.layerGroup(hotspotRows.filter(function (h) { return h.lat != null; }).map(function (h) {
+      var radius = 6 + 14 * Math.sqrt((h.density_per_km2 || 0) / top);
+      return L.circleMarker([h.lat, h.lon], { radius: radius, color: "#b22222", weight: 2, fillOpacity: 0.15 })
+        .bindTooltip(S.hotspot + " · " + h.name + ": " + h.reported + " · " + h.density_per_km2 + " " + S.per_km2);
+    })).addTo(map);
+  }
+
   function loadData() {
     return C.getJSON("/dashboard/data?days=" + state.days).then(function (d) {
       setCounters(d.counters);
@@ -142,6 +183,8 @@
       drawRates("chart-rates-department", d.rates_department);
       heatPoints = d.heat;
       drawHeat();
+      drawAnomalies(d.anomalies);
+      drawHotspots(d.hotspots);
       root.setAttribute("data-loaded", "1");
     });
   }
@@ -169,6 +212,7 @@
       r.addEventListener("change", function () { state.level = r.value; drawDensity(); });
     });
     document.getElementById("heat-toggle").addEventListener("change", drawHeat);
+    document.getElementById("hotspot-toggle").addEventListener("change", drawHotspotLayer);
     document.getElementById("days").addEventListener("change", function (ev) {
       state.days = parseInt(ev.target.value, 10);
       drawDensity();
