@@ -13,10 +13,10 @@ grains cannot answer.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, delete, select
@@ -74,7 +74,6 @@ ACTION_MEASURE: dict[str, str] = {
 }
 
 Key = tuple[str, str, date, str, str, str, str, int, str]
-_EMPTY: dict[str, Any] = {d: 0 if d == "department_id" else "" for d in DIMENSIONS}
 
 
 @dataclass(frozen=True)
@@ -114,11 +113,38 @@ def facts_of(case: Any, action: str, at: datetime, payload: Mapping[str, Any]) -
     )
 
 
+def _picker(grain: Grain) -> Any:
+    """Picks a grain's key columns (``DIMENSIONS`` order) from an event's value row
+    (see ``Tally.add``), an unused column getting its empty value."""
+    empty_text, empty_id = len(_VALUE_ROW), len(_VALUE_ROW) + 1
+    positions = []
+    for column in DIMENSIONS:
+        if column == "area_code":
+            positions.append(_VALUE_ROW.index(grain.area) if grain.area else empty_text)
+        elif column in grain.dims:
+            positions.append(_VALUE_ROW.index(column))
+        else:
+            positions.append(empty_id if column == "department_id" else empty_text)
+    return itemgetter(*positions)
+
+
+#: An event's values in the order ``_picker`` reads them.
+_VALUE_ROW = ("street_code", "kind", "minor_code", "source", "department_id", "grid", "community")
+#: For each grain: its name, whether it counts by month, and its key picker.
+_PLAN = [(name, grain.monthly, _picker(grain)) for name, grain in GRAINS.items()]
+_POSITION = {m: i for i, m in enumerate(MEASURES)}
+_ON_TIME = _POSITION["handled_on_time"]
+_ROW_NAMES = ("district_code", "grain", "period", *DIMENSIONS, *MEASURES)
+
+
 class Tally:
-    """Counts accumulated in memory, then added to ``case_stats`` in one statement."""
+    """Counts accumulated in memory, then added to ``case_stats`` in one statement.
+
+    This sits in the simulator's inner loop (every event of a bulk batch), hence the plain
+    tuples and lists."""
 
     def __init__(self) -> None:
-        self.cells: defaultdict[Key, dict[str, int]] = defaultdict(dict)
+        self.cells: dict[Key, list[int]] = {}
 
     def __len__(self) -> int:
         return len(self.cells)
@@ -127,36 +153,31 @@ class Tally:
         measure = ACTION_MEASURE.get(facts.action)
         if measure is None:
             return
-        values: dict[str, Any] = {
-            "street_code": facts.street_code or "",
-            "kind": facts.kind or "",
-            "minor_code": facts.minor_code or "",
-            "source": facts.source or "",
-            "department_id": facts.department_id or 0,
-        }
-        areas = {"grid": facts.grid_code or "", "community": facts.community_code or ""}
+        position = _POSITION[measure]
+        on_time = measure == "handled" and bool(facts.on_time)
+        values = (
+            facts.street_code or "", facts.kind or "", facts.minor_code or "",
+            facts.source or "", facts.department_id or 0, facts.grid_code or "",
+            facts.community_code or "", "", 0,
+        )  # fmt: skip
         day = to_local(facts.at).date()
         month = day.replace(day=1)
-        for name, grain in GRAINS.items():
-            dims = _EMPTY | {d: values[d] for d in grain.dims if d != "area_code"}
-            if grain.area:
-                dims["area_code"] = areas[grain.area]
-            key: Key = (
-                facts.district_code, name, month if grain.monthly else day,
-                dims["street_code"], dims["kind"], dims["minor_code"], dims["source"],
-                dims["department_id"], dims["area_code"],
-            )  # fmt: skip
-            cell = self.cells[key]
-            cell[measure] = cell.get(measure, 0) + 1
-            if measure == "handled" and facts.on_time:
-                cell["handled_on_time"] = cell.get("handled_on_time", 0) + 1
+        district = facts.district_code
+        cells = self.cells
+        for name, monthly, pick in _PLAN:
+            key: Key = (district, name, month if monthly else day, *pick(values))
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = [0] * len(MEASURES)
+            cell[position] += 1
+            if on_time:
+                cell[_ON_TIME] += 1
 
     def rows(self) -> list[dict[str, Any]]:
         """The cells as rows of ``case_stats``, in key order (so concurrent writers lock rows
         in the same order and cannot deadlock)."""
-        names = ("district_code", "grain", "period", *DIMENSIONS)
         return [
-            dict(zip(names, key, strict=True)) | {m: cell.get(m, 0) for m in MEASURES}
+            dict(zip(_ROW_NAMES, (*key, *cell), strict=True))
             for key, cell in sorted(self.cells.items())
         ]
 
