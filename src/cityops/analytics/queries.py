@@ -312,8 +312,14 @@ def hotspots(
         .group_by(code)
     )
     counted = {row.code: int(row.n or 0) for row in session.execute(query) if row.n}
+    # Only the columns needed: a Region row also carries its polygon.
     regions = {
-        r.code: r for r in session.scalars(select(Region).where(Region.code.in_(list(counted))))
+        r.code: r
+        for r in session.execute(
+            select(
+                Region.code, Region.name, Region.area_m2, Region.centroid_lon, Region.centroid_lat
+            ).where(Region.code.in_(list(counted)))
+        )
     }
     ranked = []
     for region_code, n in counted.items():
