@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from operator import itemgetter
 from typing import Any, cast
 
@@ -72,8 +72,6 @@ ACTION_MEASURE: dict[str, str] = {
     Action.URGE.value: "urged",
     Action.REOPEN.value: "reopened",
 }
-
-Key = tuple[str, str, date, str, str, str, str, int, str]
 
 
 @dataclass(frozen=True)
@@ -140,49 +138,74 @@ _ROW_NAMES = ("district_code", "grain", "period", *DIMENSIONS, *MEASURES)
 class Tally:
     """Counts accumulated in memory, then added to ``case_stats`` in one statement.
 
-    This sits in the simulator's inner loop (every event of a bulk batch), hence the plain
-    tuples and lists."""
+    This sits in the simulator's inner loop (every event of a bulk batch): counts live in one
+    flat dict of ints keyed by (cell key, measure), so counting allocates no containers for the
+    garbage collector to walk."""
 
     def __init__(self) -> None:
-        self.cells: dict[Key, list[int]] = {}
+        self.counts: dict[tuple[Any, ...], int] = {}
 
     def __len__(self) -> int:
-        return len(self.cells)
+        return len({key[:-1] for key in self.counts})
 
     def add(self, facts: EventFacts) -> None:
         measure = ACTION_MEASURE.get(facts.action)
         if measure is None:
             return
-        position = _POSITION[measure]
-        on_time = measure == "handled" and bool(facts.on_time)
         values = (
             facts.street_code or "", facts.kind or "", facts.minor_code or "",
             facts.source or "", facts.department_id or 0, facts.grid_code or "",
             facts.community_code or "", "", 0,
         )  # fmt: skip
-        day = to_local(facts.at).date()
+        self._count(facts.district_code, facts.at, measure, bool(facts.on_time), values)
+
+    def add_case(self, case: Any, action: str, at: datetime, payload: Mapping[str, Any]) -> None:
+        """``add(facts_of(case, action, at, payload))`` without building the facts (the bulk
+        writer's inner loop)."""
+        measure = ACTION_MEASURE.get(action)
+        if measure is None:
+            return
+        department = case.department_id
+        if measure == "returned":
+            department = payload.get("from_department_id")
+        values = (
+            case.street_code or "", case.kind or "", case.minor_code or "", case.source or "",
+            department or 0, case.grid_code or "", case.community_code or "", "", 0,
+        )  # fmt: skip
+        on_time = measure == "handled" and bool(case.handled_on_time)
+        self._count(case.district_code, at, measure, on_time, values)
+
+    def _count(
+        self, district: str, at: datetime, measure: str, on_time: bool, values: tuple[Any, ...]
+    ) -> None:
+        position = _POSITION[measure]
+        on_time = on_time and measure == "handled"
+        day = to_local(at).date()
         month = day.replace(day=1)
-        district = facts.district_code
-        cells = self.cells
+        counts = self.counts
+        get = counts.get
         for name, monthly, pick in _PLAN:
-            key: Key = (district, name, month if monthly else day, *pick(values))
-            cell = cells.get(key)
-            if cell is None:
-                cell = cells[key] = [0] * len(MEASURES)
-            cell[position] += 1
+            key = (district, name, month if monthly else day, *pick(values), position)
+            counts[key] = get(key, 0) + 1
             if on_time:
-                cell[_ON_TIME] += 1
+                key = (*key[:-1], _ON_TIME)
+                counts[key] = get(key, 0) + 1
 
     def rows(self) -> list[dict[str, Any]]:
         """The cells as rows of ``case_stats``, in key order (so concurrent writers lock rows
         in the same order and cannot deadlock)."""
+        cells: dict[tuple[Any, ...], list[int]] = {}
+        for key, n in self.counts.items():
+            cell = cells.get(key[:-1])
+            if cell is None:
+                cell = cells[key[:-1]] = [0] * len(MEASURES)
+            cell[key[-1]] += n
         return [
-            dict(zip(_ROW_NAMES, (*key, *cell), strict=True))
-            for key, cell in sorted(self.cells.items())
+            dict(zip(_ROW_NAMES, (*key, *cell), strict=True)) for key, cell in sorted(cells.items())
         ]
 
     def clear(self) -> None:
-        self.cells.clear()
+        self.counts.clear()
 
 
 def _dialect(db: Session | Connection) -> str:

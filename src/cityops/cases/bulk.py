@@ -525,7 +525,7 @@ class Batch:
             case.due_at,
         )  # fmt: skip
         self._events.append((case, row))
-        self._tally.add(rollup.facts_of(case, action.value, now, payload))
+        self._tally.add_case(case, action.value, now, payload)
 
     # --- writing ---------------------------------------------------------------------------
 
