@@ -471,19 +471,36 @@ def anomalies(
     if not 2 <= weeks <= 52:
         raise InvalidInput("weeks is between 2 and 52", field="weeks")
     baseline_days = [day - timedelta(weeks=k) for k in range(weeks, 0, -1)]
-    query = select(
+    grain = "cube" if scope.department_id else "street_class"
+    # First the day's cells busy enough to matter, then the baselines of those only: a city's
+    # day has tens of thousands of street × class cells, and few reach ``min_count``.
+    total = func.sum(CaseStat.reported)
+    busy = session.execute(
+        select(CaseStat.street_code, CaseStat.kind, CaseStat.minor_code, total)
+        .where(*scope.conditions(), CaseStat.grain == grain, CaseStat.period == day)
+        .group_by(CaseStat.street_code, CaseStat.kind, CaseStat.minor_code)
+        .having(total >= min_count)
+    ).all()
+    if not busy:
+        return []
+    cells: defaultdict[tuple[str, str], dict[date, int]] = defaultdict(dict)
+    for street, kind, minor, reported in busy:
+        cells[(street, f"{kind}:{minor}")][day] = int(reported)
+    history = select(
         CaseStat.period, CaseStat.street_code, CaseStat.kind, CaseStat.minor_code,
         CaseStat.reported,
     ).where(
         *scope.conditions(),
-        CaseStat.grain == ("cube" if scope.department_id else "street_class"),
-        CaseStat.period.in_([*baseline_days, day]),
+        CaseStat.grain == grain,
+        CaseStat.period.in_(baseline_days),
+        CaseStat.street_code.in_({street for street, *_ in busy}),
+        CaseStat.minor_code.in_({minor for _s, _k, minor, _n in busy}),
         CaseStat.reported > 0,
     )  # fmt: skip
-    cells: defaultdict[tuple[str, str], dict[date, int]] = defaultdict(dict)
-    for period, street, kind, minor, reported in session.execute(query):
-        by_day = cells[(street, f"{kind}:{minor}")]
-        by_day[period] = by_day.get(period, 0) + int(reported)
+    for period, street, kind, minor, reported in session.execute(history):
+        by_day = cells.get((street, f"{kind}:{minor}"))
+        if by_day is not None:  # the IN lists admit a few pairs that were not busy
+            by_day[period] = by_day.get(period, 0) + int(reported)
     found = []
     for (street, klass), by_day in cells.items():
         count = by_day.get(day, 0)
