@@ -91,6 +91,7 @@ class Case(Base):
         Index("ix_cases_department_status", "department_id", "status"),
         Index("ix_cases_due_at", "due_at"),
         Index("ix_cases_reported_at", "reported_at"),
+        Index("ix_cases_dispatched_at", "dispatched_at"),
         Index("ix_cases_street_reported", "street_code", "reported_at"),
         Index("ix_cases_community_code", "community_code"),
         Index("ix_cases_grid_code", "grid_code"),
@@ -119,7 +120,11 @@ class CaseEvent(Base):
 
     case: Mapped[Case] = relationship(back_populates="events")
 
-    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "seq"),
+        # Evaluation counts one kind of action over a period (dispatches, checks …).
+        Index("ix_case_events_action_at", "action", "at"),
+    )
 
 
 class CaseReporter(Base):
