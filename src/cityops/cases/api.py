@@ -5,6 +5,7 @@ FastAPI must see each one's real body model.)
 """
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Query, Response, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from cityops.cases import queries, service
+from cityops.cases import bulk, queries, service
 from cityops.cases.attachments import storage_path, store_attachment
 from cityops.cases.enums import Kind, Source
 from cityops.cases.lifecycle import RULES, Action
@@ -54,6 +55,42 @@ def report(
     if not result.created:
         response.status_code = 200
     return queries.to_read(session, result.case, actor)
+
+
+class BatchReport(BaseModel):
+    """Many reports at once (machine clients: sensor gateways, the 12345 platform, imports)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[CaseReport] = Field(min_length=1, max_length=500)
+
+
+class BatchItemRead(BaseModel):
+    index: int
+    id: int
+    number: str
+    status: str
+    created: bool
+
+
+class BatchReportRead(BaseModel):
+    created: int
+    items: list[BatchItemRead]
+
+
+@router.post("/cases/batch", response_model=BatchReportRead, status_code=201, responses=ERRORS)
+def report_batch(
+    body: BatchReport, actor: CurrentUser, session: WriteSessionDep, response: Response
+) -> BatchReportRead:
+    """Report up to 500 problems in one transaction: all are taken in or none is, and an error
+    names the item (`items[3].lon`). Each item needs a `client_request_id`; resending a batch
+    returns the cases already made (200 when none is new)."""
+    found = bulk.report_many(session, actor=actor, items=body.items)
+    session.commit()
+    created = sum(item.created for item in found)
+    if not created:
+        response.status_code = 200
+    return BatchReportRead(created=created, items=[BatchItemRead(**asdict(item)) for item in found])
 
 
 @router.get("/cases", response_model=CasePage)

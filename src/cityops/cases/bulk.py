@@ -37,6 +37,7 @@ from typing import Any, cast
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cityops.analytics import rollup
@@ -53,13 +54,14 @@ from cityops.cases.scope import can_see
 from cityops.cases.service import DEPARTMENT_ACTIONS, DISPATCHABLE_KINDS, calendar_for
 from cityops.catalog.service import ClassRule, resolve_class
 from cityops.db import Base, settings_of
-from cityops.errors import Conflict, Forbidden, InvalidInput
+from cityops.errors import CityopsError, Conflict, Forbidden, InvalidInput
 from cityops.geo.index import RegionCodes
 from cityops.geo.service import OutsideJurisdiction, district_index
-from cityops.timeutil import to_local
+from cityops.timeutil import to_local, utcnow
 
 __all__ = [
-    "Batch", "BulkStats", "CaseState", "copy_rows", "event_digest", "load_states", "reserve_ids",
+    "Batch", "BatchItem", "BulkStats", "CaseState", "copy_rows", "event_digest", "load_states",
+    "report_many", "reserve_ids",
 ]  # fmt: skip
 
 _CASES = cast(Any, Case.__table__)
@@ -772,3 +774,82 @@ def load_states(session: Session, case_ids: Sequence[int]) -> dict[int, CaseStat
             state.stored_version = state.version
             found[state.id or 0] = state
     return found
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """The case one item of a batch report became (or already was)."""
+
+    index: int
+    id: int
+    number: str
+    status: str
+    created: bool
+
+
+def report_many(
+    session: Session, *, actor: Actor, items: Sequence[CaseReport], now: datetime | None = None
+) -> list[BatchItem]:
+    """Take in many reports in the caller's transaction: all are accepted or none is, and an
+    error names the item (``items[3].lon``). Every item needs a ``client_request_id``; items
+    already taken in (a resent batch) come back as they are, so retrying is always safe.
+
+    Machine clients (sensor gateways, the city's 12345 platform, imports) send their reports
+    this way: one transaction, one audit entry and a few statements for the whole batch instead
+    of a dozen per case.
+    """
+    keys: dict[str, int] = {}
+    for index, item in enumerate(items):
+        key = item.client_request_id
+        if key is None:
+            raise InvalidInput(
+                "every item of a batch needs a client_request_id (so a resent batch is safe)",
+                field=f"items[{index}].client_request_id",
+            )
+        if key in keys:
+            raise InvalidInput(
+                f"client_request_id repeats item {keys[key]}",
+                field=f"items[{index}].client_request_id",
+            )
+        keys[key] = index
+    reporter = actor.id or None
+    earlier = {
+        row.client_request_id: row
+        for row in session.execute(
+            select(Case.client_request_id, Case.id, Case.number, Case.status).where(
+                Case.reported_by_id == reporter, Case.client_request_id.in_(list(keys))
+            )
+        )
+    }
+    now = now or utcnow()
+    batch = Batch(session, district_code=actor.district_code, audit_actor=actor)
+    made: list[tuple[int, CaseState]] = []
+    for index, item in enumerate(items):
+        if item.client_request_id in earlier:
+            continue
+        try:
+            made.append((index, batch.report(actor=actor, data=item, now=now)))
+        except CityopsError as exc:
+            exc.field = f"items[{index}].{exc.field}" if exc.field else f"items[{index}]"
+            raise
+    try:
+        batch.flush()
+    except Exception as exc:
+        # A concurrent copy of this batch won the race (on PostgreSQL the COPY's driver error
+        # carries the unique violation's SQLSTATE); the client resends and gets those cases.
+        orig = getattr(exc, "orig", exc)
+        if isinstance(exc, IntegrityError) or getattr(orig, "sqlstate", None) == "23505":
+            raise Conflict(
+                "a report of this batch was taken in meanwhile; send the batch again",
+                field="items",
+            ) from exc
+        raise
+    found = [
+        BatchItem(keys[key], row.id, row.number, row.status, created=False)
+        for key, row in earlier.items()
+    ]
+    found += [
+        BatchItem(index, cast(int, state.id), cast(str, state.number), state.status, True)
+        for index, state in made
+    ]
+    return sorted(found, key=lambda item: item.index)
