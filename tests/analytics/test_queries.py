@@ -127,7 +127,8 @@ def test_counts_group_filter_rates_and_months(session: Session) -> None:
         session, scope=SCOPE, group_by=["street"], filters={"source": "hotline"}, **period
     )
     assert [(r["street"], r["reported"]) for r in hotline] == [(S1, 1)]
-    assert queries.grain_for(["street", "source"]) == "cube"
+    assert queries.grain_for(["street", "source"]) == "street_source"
+    assert queries.grain_for(["street", "source", "class"]) == "cube"
     assert queries.grain_for(["street", "class"]) == "street_class"
     with pytest.raises(InvalidInput) as refused:
         queries.counts(session, scope=SCOPE, group_by=["colour"], **period)

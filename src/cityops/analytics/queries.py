@@ -295,7 +295,7 @@ def hotspots(
         grain, first, after = "community", start, end
         column: Any = CaseStat.area_code
     else:
-        grain = "grid_month"
+        grain = "grid_month" if klass else "grid_total"
         first, after = _months(start, end)
         column = CaseStat.area_code if level == "grid" else func.substr(CaseStat.area_code, 1, 12)
     code = column.label("code")

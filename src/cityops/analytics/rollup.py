@@ -7,8 +7,8 @@ counted for the department that returned the case. Because the writers (``cases.
 exactly the events' counts at every commit; ``rebuild`` recomputes them from the events alone.
 
 Grains are chosen so each dashboard figure reads a few hundred rows at most: a grain with fewer
-dimensions has fewer cells per day. ``cube`` holds every dimension for questions the small
-grains cannot answer.
+dimensions has fewer cells per day. Every single dimension and every pair has its own grain;
+``cube`` holds all of them for the rest. Grids are counted per month, in total and by class.
 """
 
 from __future__ import annotations
@@ -49,9 +49,15 @@ GRAINS: dict[str, Grain] = {
     "street": Grain(("street_code",)),
     "department": Grain(("department_id",)),
     "source": Grain(("source",)),
-    "street_class": Grain(("street_code", *_CLASS)),
-    "cube": Grain(("street_code", *_CLASS, "source", "department_id")),
     "community": Grain(("area_code",), area="community"),
+    "street_source": Grain(("street_code", "source")),
+    "source_dept": Grain(("source", "department_id")),
+    "class_source": Grain((*_CLASS, "source")),
+    "street_dept": Grain(("street_code", "department_id")),
+    "street_class": Grain(("street_code", *_CLASS)),
+    "class_dept": Grain((*_CLASS, "department_id")),
+    "cube": Grain(("street_code", *_CLASS, "source", "department_id")),
+    "grid_total": Grain(("area_code",), monthly=True, area="grid"),
     "grid_month": Grain(("area_code", *_CLASS), monthly=True, area="grid"),
 }
 
