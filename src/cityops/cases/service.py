@@ -6,14 +6,16 @@ the case (with its ``version`` checked), appends exactly one ``CaseEvent`` and o
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cityops.analytics import rollup
 from cityops.auth import audit
@@ -220,7 +222,9 @@ def report_case(
         with session.begin_nested():
             case = Case(
                 district_code=actor.district_code,
-                number=_next_number(session, actor.district_code, now),
+                # The real number is taken just before the audit entry: the day's counter row
+                # is locked from then until commit, so concurrent reports wait only that long.
+                number=f"~{uuid.uuid4().hex[:23]}",
                 client_request_id=data.client_request_id,
                 source=data.source.value,
                 urgency=data.urgency.value,
@@ -273,6 +277,12 @@ def report_case(
     session.flush()
     rollup.record(session, [rollup.facts_of(case, event.action, now, payload)])
     _claim_attachments(session, actor, data.attachment_ids, case, event)
+    number = _next_number(session, case.district_code, now)
+    # A Core UPDATE: an ORM change would bump the version, and the version must equal the
+    # number of events.
+    cases = cast(Table, Case.__table__)
+    session.execute(update(cases).where(cases.c.id == case.id).values(number=number))
+    set_committed_value(case, "number", number)
     audit.record(
         session,
         actor=actor,
