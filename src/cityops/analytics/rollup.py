@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from operator import itemgetter
 from typing import Any, cast
 
@@ -218,19 +219,25 @@ def _dialect(db: Session | Connection) -> str:
     return db.dialect.name if isinstance(db, Connection) else db.get_bind().dialect.name
 
 
+@cache
+def _upsert(dialect: str) -> Any:
+    """The statement adding counts to cells, built once per dialect (building it costs more
+    than running it for one report)."""
+    table = cast(Table, CaseStat.__table__)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    return stmt.on_conflict_do_update(
+        index_elements=["district_code", "grain", "period", *DIMENSIONS],
+        set_={m: table.c[m] + stmt.excluded[m] for m in MEASURES},
+    )
+
+
 def write(session: Session | Connection, tally: Tally) -> None:
     """Add the tally's counts to ``case_stats`` (insert or increment each cell)."""
     rows = tally.rows()
     if not rows:
         return
-    table = cast(Table, CaseStat.__table__)
-    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["district_code", "grain", "period", *DIMENSIONS],
-        set_={m: table.c[m] + stmt.excluded[m] for m in MEASURES},
-    )
-    session.execute(stmt, rows)
+    session.execute(_upsert(_dialect(session)), rows)
     tally.clear()
 
 
