@@ -27,7 +27,7 @@ from cityops.auth.roles import Role
 from cityops.cases.enums import Source
 from cityops.cases.lifecycle import CLOCK_RUNNING, Action, Status
 from cityops.cases.models import Case, CaseEvent
-from cityops.cases.scope import visible
+from cityops.cases.scope import is_district_wide, visible
 from cityops.errors import InvalidInput
 from cityops.evaluation.config import SUBJECTS, EvalConfig, SubjectConfig, load_config
 from cityops.evaluation.schemas import DrillRead, EvaluationRead, SubjectRow
@@ -210,8 +210,14 @@ def _check_subject(subject: str) -> None:
         raise InvalidInput(f"subject must be one of {', '.join(SUBJECTS)}", field="subject")
 
 
-def _select(query: Query, actor: Actor, *columns: Any) -> Any:
+def _select(query: Query, actor: Actor, *columns: Any, counting: bool = False) -> Any:
     stmt = select(*columns)
+    if query.events and counting and is_district_wide(actor):
+        # Event counts name no case column: a district-wide count needs no join to ``cases``
+        # (the join made the database read every case to check its district).
+        return stmt.select_from(CaseEvent).where(
+            CaseEvent.district_code == actor.district_code, query.base, query.key.is_not(None)
+        )
     if query.events:
         stmt = stmt.select_from(CaseEvent).join(Case, Case.id == CaseEvent.case_id)
     else:
@@ -226,7 +232,7 @@ def _aggregate(session: Session, actor: Actor, query: Query) -> dict[str, dict[s
         ).label(name)
         for name, m in query.measures.items()
     ]
-    stmt = _select(query, actor, query.key.label("key"), *sums).group_by(query.key)
+    stmt = _select(query, actor, query.key.label("key"), *sums, counting=True).group_by(query.key)
     return {
         str(row.key): {name: int(getattr(row, name)) for name in query.measures}
         for row in session.execute(stmt)
