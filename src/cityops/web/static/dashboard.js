@@ -1,4 +1,6 @@
-/* Leader dashboard: density map + heat (Leaflet), charts (ECharts, SVG), live counters (SSE). */
+/* Leader dashboard: density map + heat (Leaflet), charts (ECharts, SVG), live counters (SSE).
+   Charts do not animate: the screen refreshes its data, and redrawing in motion each time
+   distracts on a wall screen and costs office PCs CPU. */
 (function () {
   "use strict";
   var C = window.Cityops, S = C.strings();
@@ -31,6 +33,7 @@
 
   function drawTrend(t) {
     chart("chart-trend").setOption({
+      animation: false,
       tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: grid,
       xAxis: { type: "category", data: t.days.map(function (d) { return d.slice(5); }) },
       yAxis: { type: "value", minInterval: 1 },
@@ -45,6 +48,7 @@
     if (!rows.length) { return noData("chart-classes"); }
     var top = rows.slice().reverse();
     chart("chart-classes").setOption({
+      animation: false,
       tooltip: {}, grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
       xAxis: { type: "value", minInterval: 1 },
       yAxis: { type: "category", data: top.map(function (r) { return r.name; }) },
@@ -55,6 +59,7 @@
   function drawOnTime(id, rows) {
     if (!rows.length) { return noData(id); }
     chart(id).setOption({
+      animation: false,
       tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: grid,
       xAxis: { type: "category", data: rows.map(function (r) { return r.name; }), axisLabel: { rotate: 30, fontSize: 10 } },
       yAxis: [{ type: "value", minInterval: 1 }, { type: "value", max: 100, axisLabel: { formatter: "{value}%" } }],
@@ -70,6 +75,7 @@
   function drawRates(id, rows) {
     if (!rows.length) { return noData(id); }
     chart(id).setOption({
+      animation: false,
       tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: grid,
       xAxis: { type: "category", data: rows.map(function (r) { return r.name || r.key; }), axisLabel: { rotate: 30, fontSize: 10 } },
       yAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },
