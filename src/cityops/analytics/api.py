@@ -161,16 +161,4 @@ def read_anomalies(
         session, scope=queries.scope_of(actor), day=day or to_local(utcnow()).date(),
         weeks=weeks, threshold=threshold, min_count=min_count,
     )  # fmt: skip
-    names = queries.class_names(session, actor.district_code)
-    streets = queries.region_names(session, (a.street_code for a in found))
-    result = []
-    for item in found:
-        kind, _, minor = item.klass.partition(":")
-        result.append(
-            item.as_dict()
-            | {
-                "class_name": names.get((kind, minor), minor),
-                "street_name": streets.get(item.street_code, item.street_code),
-            }
-        )
-    return result
+    return queries.described(session, actor.district_code, found)

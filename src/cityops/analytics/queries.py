@@ -516,6 +516,25 @@ def anomalies(
     return found
 
 
+def described(
+    session: Session, district_code: str, found: Sequence[Anomaly]
+) -> list[dict[str, Any]]:
+    """Anomalies as dicts with the class's and the street's names."""
+    names = class_names(session, district_code)
+    streets = region_names(session, (a.street_code for a in found))
+    result = []
+    for item in found:
+        kind, _, minor = item.klass.partition(":")
+        result.append(
+            item.as_dict()
+            | {
+                "class_name": names.get((kind, minor), minor),
+                "street_name": streets.get(item.street_code, item.street_code),
+            }
+        )
+    return result
+
+
 def class_names(session: Session, district_code: str) -> dict[tuple[str, str], str]:
     """(kind, minor code) → Chinese name, from the newest catalogue version naming it."""
     rows = session.execute(

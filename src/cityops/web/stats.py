@@ -222,19 +222,7 @@ def anomalies(
         found = queries.anomalies(session, scope=scope, day=day)
         if found:
             break
-    names = queries.class_names(session, actor.district_code)
-    streets = queries.region_names(session, (a.street_code for a in found))
-    rows = []
-    for item in found[:limit]:
-        kind, _, minor = item.klass.partition(":")
-        rows.append(
-            item.as_dict()
-            | {
-                "class_name": names.get((kind, minor), minor),
-                "street_name": streets.get(item.street_code, item.street_code),
-            }
-        )
-    return rows
+    return queries.described(session, actor.district_code, found[:limit])
 
 
 def hotspots(
