@@ -45,7 +45,7 @@ from cityops.auth import audit
 from cityops.auth.actor import Actor
 from cityops.auth.models import OrgUnit, User
 from cityops.auth.roles import Role
-from cityops.cases import lifecycle
+from cityops.cases import effects, lifecycle
 from cityops.cases.clock import apply_clock
 from cityops.cases.lifecycle import Action, Status
 from cityops.cases.models import Case, CaseCounter, CaseEvent, CaseReporter
@@ -142,16 +142,6 @@ _COLUMNS = tuple(f.name for f in fields(CaseState) if f.name != "stored_version"
 _MUTABLE = tuple(
     c for c in _COLUMNS if c not in {"id", "district_code", "number", "client_request_id"}
 )
-
-
-def _snapshot_class(case: CaseState, rule: ClassRule) -> None:
-    case.kind = rule.kind
-    case.major_code = rule.major_code
-    case.minor_code = rule.minor_code
-    case.class_name = rule.minor_name
-    case.catalog_version = rule.catalog_version
-    case.deadline_kind = rule.deadline_kind
-    case.deadline_hours = rule.deadline_hours
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -356,7 +346,7 @@ class Batch:
             reported_at=now,
             updated_at=now,
         )
-        _snapshot_class(case, rule)
+        effects.snapshot_class(case, rule)
         self._new.append(case)
         if data.client_request_id:
             self._requests[(actor.id, data.client_request_id)] = case
@@ -428,17 +418,18 @@ class Batch:
         ):
             raise Forbidden("this task is assigned to another inspector", field="case_id")
         # Validate before changing anything, so a refusal leaves the state untouched.
+        rule = unit = None
         if action in (Action.ASSIGN_VERIFY, Action.ASSIGN_CHECK):
             self._check_inspector(case.district_code, values["assignee_id"])
         elif action is Action.DISPATCH:
-            self._check_department(case.district_code, values["department_id"])
+            unit = self._check_department(case.district_code, values["department_id"])
         elif action is Action.REGISTER:
-            self._rule(
+            rule = self._rule(
                 values.get("kind", case.kind),
                 values.get("minor_code", case.minor_code),
                 values.get("urgency", case.urgency),
             )
-        extra, extension_hours = self._effects(case, action, values, now)
+        extra, extension_hours = effects.apply(case, action, values, now, rule=rule, unit=unit)
         apply_clock(
             as_case,
             transition.clock,
@@ -450,66 +441,11 @@ class Batch:
         case.status = transition.target.value
         case.updated_at = now
         case.version += 1
-        if action is Action.HANDLE:
-            extra["on_time"] = case.handled_on_time
+        effects.after_clock(case, action, extra)
         if case.stored_version is not None and case.id is not None:
             self._touched[case.id] = case
         self._event(case, action, source, actor, transition.role, payload | extra, now)
         return case
-
-    def _effects(
-        self, case: CaseState, action: Action, values: dict[str, Any], now: datetime
-    ) -> tuple[dict[str, Any], float | None]:
-        """What ``service._effects`` changes besides state and clock (inputs already checked)."""
-        extra: dict[str, Any] = {}
-        extension_hours: float | None = None
-        if action in (Action.ASSIGN_VERIFY, Action.ASSIGN_CHECK):
-            case.assignee_id = values["assignee_id"]
-        elif action in (Action.VERIFY, Action.CHECK):
-            if action is Action.VERIFY:
-                case.verify_result = values["verdict"]
-            case.assignee_id = None
-        elif action is Action.REGISTER:
-            case.urgency = values.get("urgency", case.urgency)
-            rule = self._rule(
-                values.get("kind", case.kind), values.get("minor_code", case.minor_code),
-                case.urgency,
-            )  # fmt: skip
-            _snapshot_class(case, rule)
-            case.registered_at = now
-            extra |= {
-                "catalog_version": case.catalog_version,
-                "deadline_hours": case.deadline_hours,
-                "deadline_kind": case.deadline_kind,
-            }
-        elif action is Action.DISPATCH:
-            unit = self._check_department(case.district_code, values["department_id"])
-            case.department_id = unit.id
-            extra["department_name"] = unit.name
-        elif action is Action.RETURN:
-            extra["from_department_id"] = case.department_id
-            case.department_id = None
-            case.return_count += 1
-        elif action is Action.REQUEST_EXTENSION:
-            case.pending_extension_hours = values["hours"]
-        elif action is Action.APPROVE_EXTENSION:
-            extension_hours = values.get("hours", case.pending_extension_hours)
-            case.pending_extension_hours = None
-            case.extension_count += 1
-            extra["hours"] = extension_hours
-        elif action is Action.REFUSE_EXTENSION:
-            case.pending_extension_hours = None
-        elif action is Action.REWORK:
-            case.rework_count += 1
-            case.handled_on_time = None
-        elif action is Action.CLOSE:
-            case.closed_at = now
-        elif action is Action.URGE:
-            case.urge_count += 1
-        elif action is Action.REOPEN:
-            case.closed_at = None
-            case.handled_at = None
-        return extra, extension_hours
 
     def _event(
         self,

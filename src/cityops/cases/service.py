@@ -22,7 +22,7 @@ from cityops.auth import audit
 from cityops.auth.actor import Actor
 from cityops.auth.models import OrgUnit, User
 from cityops.auth.roles import Role
-from cityops.cases import lifecycle
+from cityops.cases import effects, lifecycle
 from cityops.cases.clock import apply_clock, work_calendar
 from cityops.cases.lifecycle import Action, Status
 from cityops.cases.models import (
@@ -35,7 +35,7 @@ from cityops.cases.models import (
 )
 from cityops.cases.schemas import ActionBase, CaseReport
 from cityops.cases.scope import can_see
-from cityops.catalog.service import ClassRule, resolve_class
+from cityops.catalog.service import resolve_class
 from cityops.db import settings_of
 from cityops.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cityops.geo.service import locate
@@ -137,16 +137,6 @@ def _next_number(session: Session, district_code: str, now: datetime) -> str:
     return f"{district_code}{day:%Y%m%d}{serial:06d}"
 
 
-def _snapshot_class(case: Case, rule: ClassRule) -> None:
-    case.kind = rule.kind
-    case.major_code = rule.major_code
-    case.minor_code = rule.minor_code
-    case.class_name = rule.minor_name
-    case.catalog_version = rule.catalog_version
-    case.deadline_kind = rule.deadline_kind
-    case.deadline_hours = rule.deadline_hours
-
-
 def _claim_attachments(
     session: Session, actor: Actor, ids: list[int], case: Case, event: CaseEvent
 ) -> None:
@@ -240,7 +230,7 @@ def report_case(
                 reported_at=now,
                 updated_at=now,
             )
-            _snapshot_class(case, rule)
+            effects.snapshot_class(case, rule)
             session.add(case)
             session.flush()
     except IntegrityError:
@@ -344,75 +334,27 @@ def _merge_into(session: Session, case: Case, target_id: int) -> dict[str, Any]:
 
 
 def _effects(
-    session: Session, case: Case, action: Action, body: ActionBase, actor: Actor, now: datetime
+    session: Session, case: Case, action: Action, body: ActionBase, now: datetime
 ) -> tuple[dict[str, Any], float | None]:
-    """Apply what the action changes besides state and clock; return extra event payload."""
-    extra: dict[str, Any] = {}
-    extension_hours: float | None = None
+    """Look up and check what the action names, then apply its effects (``effects.apply``)."""
     values = body.model_dump(exclude_none=True)
+    rule = unit = None
     if action in (Action.ASSIGN_VERIFY, Action.ASSIGN_CHECK):
-        user = _check_inspector(session, case.district_code, values["assignee_id"])
-        case.assignee_id = user.id
-    elif action in (Action.VERIFY, Action.CHECK):
-        if action is Action.VERIFY:
-            case.verify_result = values["verdict"]
-        case.assignee_id = None
+        _check_inspector(session, case.district_code, values["assignee_id"])
     elif action is Action.REGISTER:
-        if any(k in values for k in ("minor_code", "kind", "urgency")):
-            case.urgency = values.get("urgency", case.urgency)
-            rule = resolve_class(
-                session,
-                district_code=case.district_code,
-                kind=values.get("kind", case.kind),
-                minor_code=values.get("minor_code", case.minor_code),
-                urgency=case.urgency,
-            )
-            _snapshot_class(case, rule)
-        else:
-            # The deadline rule in force at registration is the one the case keeps.
-            rule = resolve_class(
-                session,
-                district_code=case.district_code,
-                kind=case.kind,
-                minor_code=case.minor_code,
-                urgency=case.urgency,
-            )
-            _snapshot_class(case, rule)
-        case.registered_at = now
-        extra |= {
-            "catalog_version": case.catalog_version,
-            "deadline_hours": case.deadline_hours,
-            "deadline_kind": case.deadline_kind,
-        }
+        # The deadline rule in force at registration is the one the case keeps.
+        rule = resolve_class(
+            session,
+            district_code=case.district_code,
+            kind=values.get("kind", case.kind),
+            minor_code=values.get("minor_code", case.minor_code),
+            urgency=values.get("urgency", case.urgency),
+        )
     elif action is Action.DISPATCH:
         unit = _check_department(session, case.district_code, values["department_id"])
-        case.department_id = unit.id
-        extra["department_name"] = unit.name
-    elif action is Action.RETURN:
-        extra["from_department_id"] = case.department_id
-        case.department_id = None
-        case.return_count += 1
-    elif action is Action.REQUEST_EXTENSION:
-        case.pending_extension_hours = values["hours"]
-    elif action is Action.APPROVE_EXTENSION:
-        extension_hours = values.get("hours", case.pending_extension_hours)
-        case.pending_extension_hours = None
-        case.extension_count += 1
-        extra["hours"] = extension_hours
-    elif action is Action.REFUSE_EXTENSION:
-        case.pending_extension_hours = None
-    elif action is Action.REWORK:
-        case.rework_count += 1
-        case.handled_on_time = None
-    elif action is Action.CLOSE:
-        case.closed_at = now
-    elif action is Action.URGE:
-        case.urge_count += 1
-    elif action is Action.MERGE:
+    extra, extension_hours = effects.apply(case, action, values, now, rule=rule, unit=unit)
+    if action is Action.MERGE:
         extra |= _merge_into(session, case, values["target_case_id"])
-    elif action is Action.REOPEN:
-        case.closed_at = None
-        case.handled_at = None
     return extra, extension_hours
 
 
@@ -456,7 +398,7 @@ def act(
     # Lookups inside the effects (class rules, departments, users) must not flush a half-changed
     # case: each flush bumps the version, and the event's seq must equal the version.
     with session.no_autoflush:
-        extra, extension_hours = _effects(session, case, action, body, actor, now)
+        extra, extension_hours = _effects(session, case, action, body, now)
         settings = settings_of(session)
         apply_clock(
             case,
@@ -468,8 +410,7 @@ def act(
         )
         case.status = transition.target.value
         case.updated_at = now
-        if action is Action.HANDLE:
-            extra["on_time"] = case.handled_on_time
+        effects.after_clock(case, action, extra)
     session.flush()  # bumps case.version; a concurrent writer makes this raise StaleDataError
     event = _event(
         case,
