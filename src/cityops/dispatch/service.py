@@ -17,9 +17,15 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cityops.auth.models import OrgUnit
 from cityops.cases.lifecycle import Status
 from cityops.cases.models import Case
 from cityops.db import settings_of
+from cityops.dispatch.schemas import (
+    ClassSuggestionRead,
+    DepartmentSuggestionRead,
+    SuggestResponse,
+)
 from cityops.dispatch.textclf import (
     ClassifierConfig,
     Suggestion,
@@ -227,4 +233,42 @@ def suggest_dispatch(*, data_dir: Path, text: str, k: int = 3) -> DispatchSugges
         class_names=dict(class_model.meta.get("names", {})) if class_model else {},
         message=message,
         trained_at=datetime.fromisoformat(trained) if trained else None,
+    )
+
+
+def named_suggestions(
+    session: Session, *, data_dir: Path, text: str, k: int = 3
+) -> SuggestResponse:
+    """``suggest_dispatch`` as an answer for people: class and department names included."""
+    found = suggest_dispatch(data_dir=data_dir, text=text, k=k)
+    ids = [int(s.label) for s in found.departments if s.label.isdigit()]
+    names = (
+        dict(session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(ids))).all())
+        if ids
+        else {}
+    )
+    classes = []
+    for s in found.classes:
+        kind, code = parse_class_label(s.label)
+        classes.append(
+            ClassSuggestionRead(
+                kind=kind,
+                minor_code=code,
+                class_name=found.class_names.get(s.label),
+                confidence=s.confidence,
+                top_features=list(s.top_features),
+            )
+        )
+    departments = [
+        DepartmentSuggestionRead(
+            department_id=int(s.label),
+            name=names.get(int(s.label)),
+            confidence=s.confidence,
+            top_features=list(s.top_features),
+        )
+        for s in found.departments
+        if s.label.isdigit()
+    ]
+    return SuggestResponse(
+        classes=classes, departments=departments, message=found.message, trained_at=found.trained_at
     )

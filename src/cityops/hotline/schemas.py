@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from cityops.cases.enums import Kind, Urgency
 from cityops.cases.schemas import MinorCode, Phone
 from cityops.dispatch.duplicates import DuplicateProposalRead
+from cityops.dispatch.schemas import ClassSuggestionRead, DepartmentSuggestionRead
 from cityops.hotline.enums import CallbackChannel, RequestType, Satisfaction
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -138,26 +139,11 @@ class RequestDetail(RequestRead):
     callbacks: list[CallbackRead]
 
 
-class ClassSuggestion(BaseModel):
-    kind: str
-    minor_code: str
-    class_name: str | None
-    confidence: float
-    top_features: list[str]
-
-
-class DepartmentSuggestion(BaseModel):
-    department_id: int
-    name: str | None
-    confidence: float
-    top_features: list[str]
-
-
 class SuggestionRead(BaseModel):
     """What the learned models suggest; empty lists with ``message`` when there is no model."""
 
-    classes: list[ClassSuggestion]
-    departments: list[DepartmentSuggestion]
+    classes: list[ClassSuggestionRead]
+    departments: list[DepartmentSuggestionRead]
     message: str | None
 
 

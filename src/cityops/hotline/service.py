@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, aliased
 
 from cityops.auth import audit
 from cityops.auth.actor import Actor
-from cityops.auth.models import OrgUnit
 from cityops.auth.roles import Role
 from cityops.cases import service as case_service
 from cityops.cases.enums import Source
@@ -30,7 +29,7 @@ from cityops.cases.schemas import CaseReport, ReasonBody
 from cityops.cases.scope import can_see, is_district_wide, visible
 from cityops.db import settings_of
 from cityops.dispatch.duplicates import DuplicateProposal, propose_duplicates
-from cityops.dispatch.service import parse_class_label, suggest_dispatch
+from cityops.dispatch.service import named_suggestions
 from cityops.errors import Conflict, Forbidden, InvalidInput, NotFound
 from cityops.geo.models import Region
 from cityops.hotline import knowledge
@@ -41,8 +40,6 @@ from cityops.hotline.schemas import (
     CallbackCreate,
     CallbackRead,
     CallCreate,
-    ClassSuggestion,
-    DepartmentSuggestion,
     RequestDetail,
     RequestRead,
     SuggestionRead,
@@ -279,36 +276,10 @@ def export_csv(session: Session, *, actor: Actor, flt: RequestFilter, limit: int
 
 def suggestion_for(session: Session, text: str) -> SuggestionRead:
     """Class and department suggestions from the trained models, or why there are none."""
-    found = suggest_dispatch(data_dir=settings_of(session).data_dir, text=text)
-    ids = [int(s.label) for s in found.departments if s.label.isdigit()]
-    names = (
-        dict(session.execute(select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(ids))).all())
-        if ids
-        else {}
+    found = named_suggestions(session, data_dir=settings_of(session).data_dir, text=text)
+    return SuggestionRead(
+        classes=found.classes, departments=found.departments, message=found.message
     )
-    classes = []
-    for s in found.classes:
-        kind, code = parse_class_label(s.label)
-        classes.append(
-            ClassSuggestion(
-                kind=kind,
-                minor_code=code,
-                class_name=found.class_names.get(s.label),
-                confidence=s.confidence,
-                top_features=list(s.top_features),
-            )
-        )
-    departments = [
-        DepartmentSuggestion(
-            department_id=int(s.label),
-            name=names.get(int(s.label)),
-            confidence=s.confidence,
-            top_features=list(s.top_features),
-        )
-        for s in found.departments
-        if s.label.isdigit()
-    ]
-    return SuggestionRead(classes=classes, departments=departments, message=found.message)
 
 
 # ---------------------------------------------------------------------------------------------
