@@ -32,7 +32,7 @@ What the data is, and what it is not:
   * Events are NOT stored for the whole year: 20 million cases make ~140 million events, which
     would take hours to write and are read by none of the dashboard or analytics queries. The
     roll-ups (``case_stats``) are instead filled by the app's own counting code: every
-    synthetic counted event goes through ``analytics.rollup.facts_of`` into a
+    synthetic counted event goes through ``analytics.rollup.Tally.add_case`` into a
     ``rollup.Tally`` written with ``rollup.write``, exactly what ``cases.bulk`` does. Only the
     events of the evaluated month are stored (every action), because the evaluation joins
     ``case_events`` for that month (dispatches, returns, verifications, checks).
@@ -501,7 +501,7 @@ def _ensure_staff(session: Session, grid_codes: list[str]) -> dict[str, int]:
 
 
 class CaseView:
-    """The case as ``rollup.facts_of`` reads it, changed in place as a synthetic case moves on.
+    """The case as ``Tally.add_case`` reads it, changed in place as a synthetic case moves on.
 
     Attributes the bench does not model read as None, so a field the app adds later does not
     break the loader (it is then counted as empty, which the output would show).
@@ -687,8 +687,7 @@ class Loader:
         klass: list[int], source: list[int], lon: list[float], lat: list[float],
         uniform: list[list[float]], expo: list[list[float]],
     ) -> None:  # fmt: skip
-        world, view, add = self.world, self.view, self.tally.add
-        facts_of = rollup.facts_of
+        world, view, count = self.world, self.view, self.tally.add_case
         street_index = self.street_index
         counted = self.counted
         now_ts = self.now_ts
@@ -837,7 +836,7 @@ class Loader:
                 elif action in (A_VOID, A_REJECT):
                     due_ts = None
                 if action in counted:
-                    add(facts_of(view, action, when, payload))
+                    count(view, action, when, payload)
                     counted_n += 1
                 if lo <= at < hi:
                     if action == A_REPORT:
@@ -1508,7 +1507,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> Outcome:
             log(
                 f"  loading {args.cases:,} cases in chunks of {args.chunk:,} "
                 f"(indexes deferred: {', '.join(str(i.name) for i in dropped) or 'none'}); "
-                "events are counted into case_stats through rollup.facts_of/Tally/write, "
+                "events are counted into case_stats through rollup.Tally.add_case/write, "
                 "but stored only for the evaluated month"
             )
             with load_session(engine, factory) as session:

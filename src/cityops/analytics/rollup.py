@@ -98,26 +98,6 @@ class EventFacts:
     on_time: bool | None = None
 
 
-def facts_of(case: Any, action: str, at: datetime, payload: Mapping[str, Any]) -> EventFacts:
-    """The facts of an event from the case as it is right after the action."""
-    department = case.department_id
-    if action == Action.RETURN.value:
-        department = payload.get("from_department_id")
-    return EventFacts(
-        district_code=case.district_code,
-        at=at,
-        action=action,
-        street_code=case.street_code,
-        kind=case.kind,
-        minor_code=case.minor_code,
-        source=case.source,
-        department_id=department,
-        community_code=case.community_code,
-        grid_code=case.grid_code,
-        on_time=case.handled_on_time if action == Action.HANDLE.value else None,
-    )
-
-
 def _picker(grain: Grain) -> Any:
     """Picks a grain's key columns (``DIMENSIONS`` order) from an event's value row
     (see ``Tally.add``), an unused column getting its empty value."""
@@ -167,8 +147,8 @@ class Tally:
         self._count(facts.district_code, facts.at, measure, bool(facts.on_time), values)
 
     def add_case(self, case: Any, action: str, at: datetime, payload: Mapping[str, Any]) -> None:
-        """``add(facts_of(case, action, at, payload))`` without building the facts (the bulk
-        writer's inner loop)."""
+        """Count an event from the case as it is right after the action (a return counts for
+        the department that returned the case, named in the payload)."""
         measure = ACTION_MEASURE.get(action)
         if measure is None:
             return
@@ -239,6 +219,15 @@ def write(session: Session | Connection, tally: Tally) -> None:
         return
     session.execute(_upsert(_dialect(session)), rows)
     tally.clear()
+
+
+def record_case(
+    session: Session, case: Any, action: str, at: datetime, payload: Mapping[str, Any]
+) -> None:
+    """Count one event of ``case`` in the caller's transaction."""
+    tally = Tally()
+    tally.add_case(case, action, at, payload)
+    write(session, tally)
 
 
 def record(session: Session, facts: Iterable[EventFacts]) -> None:

@@ -265,7 +265,7 @@ def report_case(
     )
     session.add(event)
     session.flush()
-    rollup.record(session, [rollup.facts_of(case, event.action, now, payload)])
+    rollup.record_case(session, case, event.action, now, payload)
     _claim_attachments(session, actor, data.attachment_ids, case, event)
     number = _next_number(session, case.district_code, now)
     # A Core UPDATE: an ORM change would bump the version, and the version must equal the
@@ -423,7 +423,7 @@ def act(
     )
     session.add(event)
     session.flush()
-    rollup.record(session, [rollup.facts_of(case, event.action, now, event.payload)])
+    rollup.record_case(session, case, event.action, now, event.payload)
     _claim_attachments(session, actor, body.attachment_ids, case, event)
     audit.record(
         session,
