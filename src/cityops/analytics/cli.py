@@ -53,14 +53,12 @@ def anomalies_command(
         found = queries.anomalies(
             session, scope=AnalyticsScope(code), day=_day(day), weeks=weeks, threshold=threshold
         )
-        names = queries.class_names(session, code)
-        streets = queries.region_names(session, (a.street_code for a in found))
+        rows = queries.described(session, code, found)
     table = Table("street", "class", "count", "baseline (same weekday)", "median", "score")
-    for a in found:
-        kind, _, minor = a.klass.partition(":")
+    for a in rows:
         table.add_row(
-            streets.get(a.street_code, a.street_code), names.get((kind, minor), a.klass),
-            str(a.count), " ".join(map(str, a.baseline)), f"{a.median:g}", f"{a.score:.1f}",
+            a["street_name"], a["class_name"], str(a["count"]),
+            " ".join(map(str, a["baseline"])), f"{a['median']:g}", f"{a['score']:.1f}",
         )  # fmt: skip
     console.print(table if found else "no anomalies")
 
