@@ -151,7 +151,13 @@ def test_rollups_equal_a_recomputation_from_the_events(
     assert snapshot(session) == kept
 
 
-def test_bulk_batches_add_the_same_cells(session: Session, crew: dict[str, Any]) -> None:
+# 0: every write of more than 0 cells takes PostgreSQL's COPY path (a week of simulation's
+# size); 500: these small batches take the executemany upsert. SQLite always takes the latter.
+@pytest.mark.parametrize("copy_above", [500, 0])
+def test_bulk_batches_add_the_same_cells(
+    session: Session, crew: dict[str, Any], copy_above: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rollup, "_COPY_ABOVE", copy_above)
     actors = crew["actors"]
     batch = Batch(session, district_code="110106", audit_actor=SYSTEM)
     rng = random.Random(7)

@@ -18,11 +18,10 @@ from sqlalchemy.orm import Session
 
 from cityops.auth import audit
 from cityops.auth.actor import Actor
-from cityops.cases.service import calendar_for
 from cityops.errors import InvalidInput
 from cityops.hotline.models import HotlinePolicy
 from cityops.timeutil import utcnow
-from cityops.workcal import DeadlineKind, compute_due
+from cityops.workcal import DeadlineKind, WorkCalendar, compute_due
 
 
 @dataclass(frozen=True)
@@ -96,9 +95,8 @@ def set_policy(session: Session, *, actor: Actor, changes: dict[str, Any]) -> Po
     return new
 
 
-def due_times(session: Session, policy: Policy, start: datetime) -> tuple[datetime, datetime]:
+def due_times(cal: WorkCalendar, policy: Policy, start: datetime) -> tuple[datetime, datetime]:
     """(response due, resolution due) for a request received at ``start``, in UTC."""
-    cal = calendar_for(session)
     response = compute_due(cal, start, policy.response_hours, DeadlineKind(policy.response_kind))
     resolution = compute_due(
         cal, start, policy.resolution_hours, DeadlineKind(policy.resolution_kind)

@@ -401,7 +401,8 @@ def take_call(
         )
         case = case_service.report_case(session, actor=actor, data=report, now=now).case
         policy = get_policy(session, district_code=actor.district_code)
-        req.response_due_at, req.resolution_due_at = due_times(session, policy, now)
+        cal = case_service.calendar_for(session)
+        req.response_due_at, req.resolution_due_at = due_times(cal, policy, now)
         req.case_id = case.id
         req.street_code = case.street_code or region_street
         req.status = RequestStatus.OPEN.value

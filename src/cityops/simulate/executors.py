@@ -298,7 +298,7 @@ class BulkExecutor:
             if data.region_code and len(data.region_code) >= 9:
                 row["street_code"] = data.region_code[:9]
         else:
-            response_due, resolution_due = due_times(self.session, self.policy, now)
+            response_due, resolution_due = due_times(self.batch.cal, self.policy, now)
             region_street = (
                 data.region_code[:9] if data.region_code and len(data.region_code) >= 9 else None
             )
