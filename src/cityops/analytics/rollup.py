@@ -219,7 +219,12 @@ _COPY_ABOVE = 500
 
 def write(db: Session | Connection, tally: Tally) -> None:
     """Add the tally's counts to ``case_stats`` (insert or increment each cell)."""
-    cells = tally.cells()
+    write_cells(db, tally.cells())
+    tally.clear()
+
+
+def write_cells(db: Session | Connection, cells: list[tuple[Any, ...]]) -> None:
+    """Add cells (``Tally.cells``) to ``case_stats``."""
     if not cells:
         return
     dialect = _dialect(db)
@@ -227,7 +232,6 @@ def write(db: Session | Connection, tally: Tally) -> None:
         _write_copy(db, cells)
     else:
         db.execute(_upsert(dialect), [dict(zip(ROW_NAMES, c, strict=True)) for c in cells])
-    tally.clear()
 
 
 def _write_copy(db: Session | Connection, cells: list[tuple[Any, ...]]) -> None:

@@ -472,9 +472,9 @@ class Batch:
     def pending_events(self) -> int:
         return len(self._events)
 
-    def _reserve_serials(self, day: date, count: int) -> int:
+    def _reserve_serials(self, db: Session, day: date, count: int) -> int:
         """Take ``count`` serials of ``day`` from ``case_counters``; return the first."""
-        dialect = self.session.get_bind().dialect.name
+        dialect = db.get_bind().dialect.name
         ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = (
             ins(CaseCounter)
@@ -484,50 +484,80 @@ class Batch:
             )
             .returning(CaseCounter.last)
         )
-        last = int(self.session.execute(stmt).scalar_one())
+        last = int(db.execute(stmt).scalar_one())
         return last - count + 1
 
-    def _number_new(self) -> None:
+    def _number_new(self, db: Session) -> None:
         by_day: dict[date, list[CaseState]] = {}
         for case in self._new:
             by_day.setdefault(to_local(case.reported_at).date(), []).append(case)
         for day, cases in sorted(by_day.items()):
-            first = self._reserve_serials(day, len(cases))
+            first = self._reserve_serials(db, day, len(cases))
             for offset, case in enumerate(cases):
                 case.number = f"{self.district_code}{day:%Y%m%d}{first + offset:06d}"
-        for case, case_id in zip(
-            self._new, reserve_ids(self.session, _CASES, len(self._new)), strict=True
-        ):
+        for case, case_id in zip(self._new, reserve_ids(db, _CASES, len(self._new)), strict=True):
             case.id = case_id
 
     def flush(self) -> BulkStats:
         """Write what the batch holds (cases, events, reporters, one audit entry)."""
-        stats = BulkStats()
+        writes = self.prepare()
+        return self.write(writes) if writes is not None else BulkStats()
+
+    def prepare(self, db: Session | None = None) -> Writes | None:
+        """Number the new cases (on ``db``, the session that will write them) and take
+        every row out of the batch; None when there is nothing to write. The batch's cases
+        may change again at once: ``write`` needs only what this returns."""
         if not self._events and not self._new:
-            return stats
-        session = self.session
-        self._number_new()
+            return None
+        self._number_new(db or self.session)
         touched = [c for c in self._touched.values() if c.stored_version is not None]
-        event_rows = [(case.id, *row) for case, row in self._events]
-        reporter_rows = [(p.case.id, *p.row) for p in self._reporters]
+        row_of = attrgetter(*_COLUMNS)
         encode = _PAYLOAD_ENCODER.encode
         payload_texts = [encode(row[_PAYLOAD]) for _case, row in self._events]
-        if session.get_bind().dialect.name == "postgresql":
-            self._write_copy(touched, event_rows, reporter_rows, payload_texts)
-        else:
-            self._write_executemany(touched, event_rows, reporter_rows)
-        rollup.write(session, self._tally)
         digest = hashlib.sha256()
         for (case, row), text in zip(self._events, payload_texts, strict=True):
             digest.update(_fast_digest_line(case.number or "", row, text).encode())
-        stats = BulkStats(
-            cases_inserted=len(self._new),
-            cases_updated=len(touched),
-            events=len(event_rows),
-            reporters=len(reporter_rows),
+        writes = Writes(
+            new=[row_of(c) for c in self._new],
+            touched=[(*row_of(c), c.stored_version) for c in touched],
+            events=[(case.id, *row) for case, row in self._events],
+            payload_texts=payload_texts,
+            reporters=[(p.case.id, *p.row) for p in self._reporters],
+            cells=self._tally.cells(),
+            stats=BulkStats(
+                cases_inserted=len(self._new),
+                cases_updated=len(touched),
+                events=len(self._events),
+                reporters=len(self._reporters),
+            ),
+            events_sha256=digest.hexdigest(),
         )
+        for case in self._new:
+            case.stored_version = case.version
+        for case in touched:
+            case.stored_version = case.version
+        for name in ("cases_inserted", "cases_updated", "events", "reporters"):
+            setattr(self.totals, name, getattr(self.totals, name) + getattr(writes.stats, name))
+        self._new = []
+        self._touched = {}
+        self._events = []
+        self._reporters = []
+        self._requests = {}
+        self._tally.clear()
+        return writes
+
+    def write(self, writes: Writes, db: Session | None = None) -> BulkStats:
+        """Write prepared rows, their roll-ups and one audit entry in ``db``'s transaction
+        (the batch's session by default); ``Conflict`` if another writer changed a case."""
+        db = db or self.session
+        if db.get_bind().dialect.name == "postgresql":
+            _write_copy(db, writes)
+        else:
+            _write_executemany(db, writes)
+        rollup.write_cells(db, writes.cells)
+        stats = writes.stats
         audit.record(
-            session,
+            db,
             actor=self.audit_actor,
             action="case.bulk",
             object_type="case",
@@ -537,104 +567,89 @@ class Batch:
                 "cases_updated": stats.cases_updated,
                 "events": stats.events,
                 "reporters": stats.reporters,
-                "events_sha256": digest.hexdigest(),
+                "events_sha256": writes.events_sha256,
             },
         )
-        for case in self._new:
-            case.stored_version = case.version
-        for case in touched:
-            case.stored_version = case.version
-        for name in ("cases_inserted", "cases_updated", "events", "reporters"):
-            setattr(self.totals, name, getattr(self.totals, name) + getattr(stats, name))
-        self._new = []
-        self._touched = {}
-        self._events = []
-        self._reporters = []
-        self._requests = {}
         return stats
-
-    def _write_executemany(
-        self,
-        touched: list[CaseState],
-        event_rows: list[tuple[Any, ...]],
-        reporter_rows: list[tuple[Any, ...]],
-    ) -> None:
-        """Core ``insert``/``update`` executemany (SQLite; any dialect)."""
-        session = self.session
-        if self._new:
-            session.execute(insert(_CASES), [c.row() for c in self._new])
-        if touched:
-            stmt = (
-                update(_CASES)
-                .where(_CASES.c.id == bindparam("b_id"))
-                .where(_CASES.c.version == bindparam("b_stored"))
-                .values({name: bindparam(f"b_{name}") for name in _MUTABLE})
-            )
-            params = [
-                {"b_id": c.id, "b_stored": c.stored_version}
-                | {f"b_{name}": getattr(c, name) for name in _MUTABLE}
-                for c in touched
-            ]
-            result = cast(Any, session.execute(stmt, params))
-            dialect = session.get_bind().dialect
-            if dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
-                raise _conflict()
-        if event_rows:
-            names = ("case_id", *_EVENT_COLUMNS)
-            session.execute(insert(_EVENTS), [dict(zip(names, r, strict=True)) for r in event_rows])
-        if reporter_rows:
-            names_r = ("case_id", *_REPORTER_COLUMNS)
-            session.execute(
-                insert(_REPORTERS), [dict(zip(names_r, r, strict=True)) for r in reporter_rows]
-            )
-
-    def _write_copy(
-        self,
-        touched: list[CaseState],
-        event_rows: list[tuple[Any, ...]],
-        reporter_rows: list[tuple[Any, ...]],
-        payload_texts: list[str],
-    ) -> None:
-        """PostgreSQL: ``COPY`` into the tables, and open cases through a temporary table
-        joined in one guarded ``UPDATE`` (the same values executemany would write)."""
-        connection = self.session.connection()
-        raw = cast(Any, connection.connection.driver_connection)
-        row_of = attrgetter(*_COLUMNS)
-        with raw.cursor() as cursor:
-            if self._new:
-                copy_into(cursor, "cases", _COLUMNS, [row_of(c) for c in self._new])
-            if touched:
-                cursor.execute(
-                    "CREATE TEMPORARY TABLE IF NOT EXISTS cityops_bulk_cases "
-                    "(LIKE cases, stored_version integer) ON COMMIT DELETE ROWS"
-                )
-                cursor.execute("DELETE FROM cityops_bulk_cases")
-                copy_into(
-                    cursor, "cityops_bulk_cases", (*_COLUMNS, "stored_version"),
-                    [(*row_of(c), c.stored_version) for c in touched],
-                )  # fmt: skip
-                assignments = ", ".join(f'"{n}" = t."{n}"' for n in _MUTABLE)
-                cursor.execute(
-                    f"UPDATE cases SET {assignments} FROM cityops_bulk_cases t "
-                    "WHERE cases.id = t.id AND cases.version = t.stored_version"
-                )
-                if cursor.rowcount != len(touched):
-                    raise _conflict()
-            if event_rows:
-                payload = _EVENT_COLUMNS.index("payload") + 1
-                copy_into(
-                    cursor, "case_events", ("case_id", *_EVENT_COLUMNS),
-                    [(*r[:payload], text, *r[payload + 1 :])
-                     for r, text in zip(event_rows, payload_texts, strict=True)],
-                )  # fmt: skip
-            if reporter_rows:
-                copy_into(cursor, "case_reporters", ("case_id", *_REPORTER_COLUMNS), reporter_rows)
 
     def discard(self) -> None:
         """Forget what was not flushed (the caller rolls its transaction back)."""
         self._new, self._touched, self._events, self._reporters = [], {}, [], []
         self._tally.clear()
         self._requests = {}
+
+
+@dataclass
+class Writes:
+    """The rows one flush writes, built when it was prepared."""
+
+    new: list[tuple[Any, ...]]  # ``_COLUMNS``
+    touched: list[tuple[Any, ...]]  # ``_COLUMNS`` + the stored version the update is guarded by
+    events: list[tuple[Any, ...]]  # case_id + ``_EVENT_COLUMNS`` (payload as a dict)
+    payload_texts: list[str]  # each event's payload as JSON, as stored and hashed
+    reporters: list[tuple[Any, ...]]  # case_id + ``_REPORTER_COLUMNS``
+    cells: list[tuple[Any, ...]]  # roll-up cells (``rollup.ROW_NAMES``)
+    stats: BulkStats
+    events_sha256: str
+
+
+def _write_executemany(db: Session, writes: Writes) -> None:
+    """Core ``insert``/``update`` executemany (SQLite; any dialect)."""
+    if writes.new:
+        db.execute(insert(_CASES), [dict(zip(_COLUMNS, r, strict=True)) for r in writes.new])
+    if writes.touched:
+        stmt = (
+            update(_CASES)
+            .where(_CASES.c.id == bindparam("b_id"))
+            .where(_CASES.c.version == bindparam("b_stored"))
+            .values({name: bindparam(f"b_{name}") for name in _MUTABLE})
+        )
+        names = (*(f"b_{name}" for name in _COLUMNS), "b_stored")
+        result = cast(
+            Any, db.execute(stmt, [dict(zip(names, r, strict=True)) for r in writes.touched])
+        )
+        if db.get_bind().dialect.supports_sane_multi_rowcount and result.rowcount != len(
+            writes.touched
+        ):
+            raise _conflict()
+    if writes.events:
+        names = ("case_id", *_EVENT_COLUMNS)
+        db.execute(insert(_EVENTS), [dict(zip(names, r, strict=True)) for r in writes.events])
+    if writes.reporters:
+        names = ("case_id", *_REPORTER_COLUMNS)
+        db.execute(insert(_REPORTERS), [dict(zip(names, r, strict=True)) for r in writes.reporters])
+
+
+def _write_copy(db: Session, writes: Writes) -> None:
+    """PostgreSQL: ``COPY`` into the tables, and open cases through a temporary table
+    joined in one guarded ``UPDATE`` (the same values executemany would write)."""
+    raw = cast(Any, db.connection().connection.driver_connection)
+    with raw.cursor() as cursor:
+        if writes.new:
+            copy_into(cursor, "cases", _COLUMNS, writes.new)
+        if writes.touched:
+            cursor.execute(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS cityops_bulk_cases "
+                "(LIKE cases, stored_version integer) ON COMMIT DELETE ROWS"
+            )
+            cursor.execute("DELETE FROM cityops_bulk_cases")
+            copy_into(cursor, "cityops_bulk_cases", (*_COLUMNS, "stored_version"), writes.touched)
+            assignments = ", ".join(f'"{n}" = t."{n}"' for n in _MUTABLE)
+            cursor.execute(
+                f"UPDATE cases SET {assignments} FROM cityops_bulk_cases t "
+                "WHERE cases.id = t.id AND cases.version = t.stored_version"
+            )
+            if cursor.rowcount != len(writes.touched):
+                raise _conflict()
+        if writes.events:
+            payload = _EVENT_COLUMNS.index("payload") + 1
+            copy_into(
+                cursor, "case_events", ("case_id", *_EVENT_COLUMNS),
+                [(*r[:payload], text, *r[payload + 1 :])
+                 for r, text in zip(writes.events, writes.payload_texts, strict=True)],
+            )  # fmt: skip
+        if writes.reporters:
+            copy_into(cursor, "case_reporters", ("case_id", *_REPORTER_COLUMNS), writes.reporters)
 
 
 def _conflict() -> Conflict:

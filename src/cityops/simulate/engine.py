@@ -14,12 +14,14 @@ import heapq
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cityops.auth.actor import SYSTEM
@@ -30,7 +32,7 @@ from cityops.db import make_engine, make_sessionmaker, writer_bind
 from cityops.errors import CityopsError
 from cityops.geo.index import RegionCodes
 from cityops.geo.service import district_index
-from cityops.simulate.executors import BulkExecutor, Executor, ServiceExecutor
+from cityops.simulate.executors import BulkExecutor, Executor, ServiceExecutor, Write
 from cityops.simulate.model import CONSULT, MAX_SPAN, Generator, Plan
 from cityops.simulate.models import SimulationRun
 from cityops.simulate.presets import Preset, get_preset
@@ -80,6 +82,58 @@ def _session(settings: Settings) -> Iterator[Session]:
         session.rollback()
         session.close()
         engine.dispose()
+
+
+class _Writer:
+    """Writes and commits each transaction's rows together with the run's checkpoint.
+
+    In bulk mode on PostgreSQL this happens on a second connection in a thread, so the
+    database inserts one transaction's rows while the next days are simulated: the steps read
+    only what a run does not change (staff, catalogue, rules, geography), and at most one
+    transaction is in flight. Otherwise the run's own session writes, in turn."""
+
+    def __init__(self, session: Session, *, background: bool) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1) if background else None
+        self.session = (
+            Session(bind=session.get_bind(), info=session.info, expire_on_commit=False)
+            if background
+            else session
+        )
+        self._pending: Future[None] | None = None
+
+    def wait(self) -> None:
+        """Return once the transaction in flight is committed (raising its error, if any)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def submit(self, write: Write, run_id: int, run_values: dict[str, Any]) -> None:
+        """Write, record the checkpoint and commit (in the background when there is one)."""
+        db = self.session
+
+        def job() -> None:
+            try:
+                write(db)
+                db.execute(
+                    update(SimulationRun).where(SimulationRun.id == run_id).values(**run_values)
+                )
+                db.commit()
+            except BaseException:
+                db.rollback()
+                raise
+
+        if self._pool is None:
+            job()
+        else:
+            self._pending = self._pool.submit(job)
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self.session.close()
 
 
 def _locate(session: Session, world: World, plans: list[Plan]) -> list[RegionCodes | None]:
@@ -323,6 +377,9 @@ def run(
         day = checkpoint.astimezone(LOCAL_TZ).date()
         last_day = (row.period_to.astimezone(LOCAL_TZ) - timedelta(days=1)).date()
         days_done = 0
+        errors_before = row.errors
+        background = row.bulk and session.get_bind().dialect.name == "postgresql"
+        writer = _Writer(session, background=background)
         try:
             while day <= last_day:
                 batch_end_day = min(day + timedelta(days=sim.preset.days_per_batch - 1), last_day)
@@ -336,34 +393,50 @@ def run(
                     phases["run"] += time.perf_counter() - t1
                     d += timedelta(days=1)
                 t0 = time.perf_counter()
-                counts = sim.executor.flush()
+                writer.wait()
+                counts, write = sim.executor.prepare(writer.session)
                 reached = local_midnight(batch_end_day + timedelta(days=1))
-                row.simulated_to = reached
-                row.cases += counts["cases"]
-                row.events += counts["events"]
-                row.calls += counts["calls"]
-                row.errors = result.errors + sim.errors
-                row.updated_at = utcnow()
-                row.status = "done" if reached >= row.period_to else "running"
-                session.commit()
+                result.simulated_to = reached
+                result.cases += counts["cases"]
+                result.events += counts["events"]
+                result.calls += counts["calls"]
+                result.errors = errors_before + sim.errors
+                run_values: dict[str, Any] = {
+                    "simulated_to": reached,
+                    "cases": result.cases,
+                    "events": result.events,
+                    "calls": result.calls,
+                    "errors": result.errors,
+                    "updated_at": utcnow(),
+                    "status": "done" if reached >= row.period_to else "running",
+                }
+                writer.submit(write, row.id, run_values)
                 phases["flush"] += time.perf_counter() - t0
                 gc.freeze()  # what this transaction left in memory lives on (see _long_lived)
-                result.simulated_to = reached
-                result.cases, result.events, result.calls = row.cases, row.events, row.calls
-                result.errors = row.errors
                 days_done += (batch_end_day - day).days + 1
                 if progress is not None:
                     progress(batch_end_day, counts)
                 day = batch_end_day + timedelta(days=1)
                 if stop_after_days is not None and days_done >= stop_after_days and day <= last_day:
                     raise KeyboardInterrupt
+            t0 = time.perf_counter()
+            writer.wait()
+            phases["flush"] += time.perf_counter() - t0
         except KeyboardInterrupt:
+            # The transaction in flight holds whole days and its checkpoint: let it land.
+            writer.wait()
+            writer.session.rollback()
             session.rollback()
-            run_row = session.get(SimulationRun, row.id)
+            run_row = session.get(SimulationRun, row.id, populate_existing=True)
             assert run_row is not None
             run_row.status = "interrupted"
             session.commit()
             result.interrupted = True
+            stored = (run_row.simulated_to, run_row.cases, run_row.events, run_row.calls)
+            result.simulated_to, result.cases, result.events, result.calls = stored
+            result.errors = run_row.errors
+        finally:
+            writer.close()
         result.first_errors = sim.first_errors
         result.seconds = time.perf_counter() - started
         return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
@@ -42,10 +43,17 @@ _REQUESTS = cast(Any, HotlineRequest.__table__)
 _CALLBACKS = cast(Any, HotlineCallback.__table__)
 
 
+#: Writes what a transaction's steps did, in the given session's transaction.
+Write = Callable[[Session], None]
+
+
 class Executor(Protocol):
     def step(self, plan: Plan, step: Step, codes: RegionCodes | None) -> None: ...
 
-    def flush(self) -> dict[str, int]: ...
+    def prepare(self, db: Session) -> tuple[dict[str, int], Write]:
+        """The counts of the steps since the last call and what is left to write for them
+        (``db`` is the session that will write)."""
+        ...
 
     def attach(self, plans: list[Plan]) -> None: ...
 
@@ -158,9 +166,12 @@ class ServiceExecutor:
             )
             self.counts["events"] += 1
 
-    def flush(self) -> dict[str, int]:
+    def prepare(self, db: Session) -> tuple[dict[str, int], Write]:
+        """Every step was written as it ran, in the executor's session (which must be ``db``)."""
+        if db is not self.session:
+            raise ValueError("the per-action executor writes in its own session")
         counts, self.counts = self.counts, {"cases": 0, "events": 0, "calls": 0}
-        return counts
+        return counts, lambda _db: None
 
 
 @dataclass(eq=False)
@@ -379,59 +390,65 @@ class BulkExecutor:
         self._callbacks.append((req, callback))
         self._touch(req, now)
 
-    def flush(self) -> dict[str, int]:
-        session = self.session
-        self.batch.flush()
+    def prepare(self, db: Session) -> tuple[dict[str, int], Write]:
+        """Take every row out of the batch and the hotline's in-memory requests (numbering
+        and ids reserved on ``db``); the writing may then run while the next steps do."""
+        cases = self.batch.prepare(db)
         for req in self._new:
             if req.case is not None:
                 req.row["case_id"] = req.case.id
-        ids = reserve_ids(session, _REQUESTS, len(self._new))
+        ids = reserve_ids(db, _REQUESTS, len(self._new))
         for req, req_id in zip(self._new, ids, strict=True):
             req.id = req_id
         new_rows = [req.row | {"id": req.id} for req in self._new]
-        copy_rows(session, _REQUESTS.name, new_rows)
         touched = [r for r in self._touched.values() if r.stored_version is not None]
-        if touched:
-            names = [c.name for c in _REQUESTS.c if c.name not in ("id", "version")]
-            stmt = (
-                update(_REQUESTS)
-                .where(_REQUESTS.c.id == bindparam("b_id"))
-                .where(_REQUESTS.c.version == bindparam("b_stored"))
-                .values(
-                    {n: bindparam(f"b_{n}") for n in names} | {"version": bindparam("b_version")}
-                )
-            )
-            session.execute(
-                stmt,
-                [
-                    {"b_id": r.id, "b_stored": r.stored_version, "b_version": r.row["version"]}
-                    | {f"b_{n}": r.row[n] for n in names}
-                    for r in touched
-                ],
-            )
+        names = [c.name for c in _REQUESTS.c if c.name not in ("id", "version")]
+        updates = [
+            {"b_id": r.id, "b_stored": r.stored_version, "b_version": r.row["version"]}
+            | {f"b_{n}": r.row[n] for n in names}
+            for r in touched
+        ]
         callback_rows = [
             cb | {"request_id": req.id, "case_id": req.case.id if req.case else None}
             for req, cb in self._callbacks
         ]
-        copy_rows(session, _CALLBACKS.name, callback_rows)
-        if new_rows or touched or callback_rows:
-            audit.record(
-                session,
-                actor=self.batch.audit_actor,
-                action="hotline.bulk",
-                object_type="hotline_request",
-                detail={
-                    "requests_inserted": len(new_rows),
-                    "requests_updated": len(touched),
-                    "callbacks": len(callback_rows),
-                    "sha256": _digest(new_rows + callback_rows),
-                },
-            )
+        detail = {
+            "requests_inserted": len(new_rows),
+            "requests_updated": len(touched),
+            "callbacks": len(callback_rows),
+            "sha256": _digest(new_rows + callback_rows),
+        }
         for req in [*self._new, *touched]:
             req.stored_version = req.row["version"]
         self._new, self._touched, self._callbacks = [], {}, []
         counts, self.counts = self.counts, {"cases": 0, "events": 0, "calls": 0}
-        return counts
+
+        def write(db: Session) -> None:
+            if cases is not None:
+                self.batch.write(cases, db)
+            copy_rows(db, _REQUESTS.name, new_rows)
+            if updates:
+                stmt = (
+                    update(_REQUESTS)
+                    .where(_REQUESTS.c.id == bindparam("b_id"))
+                    .where(_REQUESTS.c.version == bindparam("b_stored"))
+                    .values(
+                        {n: bindparam(f"b_{n}") for n in names}
+                        | {"version": bindparam("b_version")}
+                    )
+                )
+                db.execute(stmt, updates)
+            copy_rows(db, _CALLBACKS.name, callback_rows)
+            if new_rows or updates or callback_rows:
+                audit.record(
+                    db,
+                    actor=self.batch.audit_actor,
+                    action="hotline.bulk",
+                    object_type="hotline_request",
+                    detail=detail,
+                )
+
+        return counts, write
 
 
 def as_utc(value: datetime) -> datetime:
