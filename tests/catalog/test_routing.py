@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from cityops.auth.models import AuditEntry, OrgUnit
 from cityops.catalog import departments, routing, service
@@ -362,3 +362,39 @@ def test_responsibility_area_answers_before_the_default_type(
     rule = _rule(session, district, admin, minor_code="0102", department_id=city["szsrw"].id)
     session.commit()
     assert where(116.29, 39.84).rule_id == rule.id
+
+
+def test_memoised_reads_give_the_same_suggestions(session, backend, district, admin, city):
+    _rule(session, district, admin, priority=1, kind="event", major_code="04",
+          time_start="22:00", time_end="06:00", department_id=None)  # fmt: skip
+    _rule(session, district, admin, priority=2, minor_code="0402", weekdays=[6, 7],
+          department_id=city["cgw"].id)  # fmt: skip
+    _rule(session, district, admin, priority=3, minor_code="0102", area_prefixes=[STREET],
+          department_id=city["cgw"].id)  # fmt: skip
+    session.commit()
+    asks = [
+        {"kind": kind, "minor_code": minor, "street_code": street, "at": at}
+        for kind, minor in (("event", "0402"), ("component", "0102"), ("event", "0102"),
+                            ("event", "0999"))
+        for street in (STREET, "110106001", None)
+        for at in (WED_10, WED_23, SAT_10)
+    ]  # fmt: skip
+    common = {"district_code": district, "community_code": None, "grid_code": None}
+    plain = [routing.suggest_department(session, **common, **ask) for ask in asks]
+    memo: routing.Memo = {}
+    remembered = [routing.suggest_department(session, **common, **ask, memo=memo) for ask in asks]
+    assert remembered == plain
+    assert len({s.department_id for s in plain}) >= 3  # the asks reach different answers
+    statements = []
+    bind = session.get_bind()
+
+    def count(*_args):
+        statements.append(1)
+
+    event.listen(bind, "before_cursor_execute", count)
+    try:
+        again = [routing.suggest_department(session, **common, **ask, memo=memo) for ask in asks]
+    finally:
+        event.remove(bind, "before_cursor_execute", count)
+    assert again == plain
+    assert statements == []

@@ -8,11 +8,11 @@ to the street office of the case's street); failing that, the command centre's m
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import yaml
 from sqlalchemy import or_, select
@@ -81,6 +81,19 @@ class _Place:
     codes: tuple[str, ...]  # the case's region codes, most specific first
     street_code: str | None
     local: datetime
+
+
+#: Reads remembered across suggestions (see ``suggest_department``'s ``memo``).
+Memo = dict[tuple[Any, ...], Any]
+_T = TypeVar("_T")
+
+
+def _memoised(memo: Memo | None, key: tuple[Any, ...], read: Callable[[], _T]) -> _T:
+    if memo is None:
+        return read()
+    if key not in memo:
+        memo[key] = read()
+    return cast(_T, memo[key])
 
 
 # --- rules: validation and CRUD --------------------------------------------------------------
@@ -378,10 +391,16 @@ def _place(
     return _Place(kind=kind, minor_code=minor_code, codes=codes, street_code=street, local=local)
 
 
-def _fallback(session: Session, district_code: str, place: _Place) -> RoutingSuggestion:
+def _fallback(
+    session: Session, district_code: str, place: _Place, memo: Memo | None = None
+) -> RoutingSuggestion:
     """No rule matched: the class's default department type, else the manual queue."""
-    spec = find_class(
-        session, district_code=district_code, kind=place.kind, minor_code=place.minor_code
+    spec = _memoised(
+        memo,
+        ("class", district_code, place.kind, place.minor_code),
+        lambda: find_class(
+            session, district_code=district_code, kind=place.kind, minor_code=place.minor_code
+        ),
     )
     subject = f"{place.kind} minor class {place.minor_code}"
     if spec is None:
@@ -400,7 +419,12 @@ def _fallback(session: Session, district_code: str, place: _Place) -> RoutingSug
             f"no rule matched; {subject} has no default department type → {MANUAL_QUEUE}",
         )
     why = f"no rule matched; default department type {spec.dept_type!r} of {subject}"
-    unit = _unit_of_type(session, district_code, spec.dept_type, place)
+    dept_type = spec.dept_type
+    unit = _memoised(
+        memo,
+        ("unit", district_code, dept_type, place.street_code, place.codes),
+        lambda: _unit_of_type(session, district_code, dept_type, place),
+    )
     if unit is None:
         where = (
             f" for street {place.street_code or '(unknown)'}"
@@ -442,7 +466,19 @@ def _unit_of_type(
     return wide[0] if wide else None
 
 
-def _candidate_rules(session: Session, district_code: str, place: _Place) -> Sequence[RoutingRule]:
+def _candidate_rules(
+    session: Session, district_code: str, place: _Place, memo: Memo | None = None
+) -> Sequence[RoutingRule]:
+    return _memoised(
+        memo,
+        ("rules", district_code, place.kind, place.minor_code),
+        lambda: _query_candidate_rules(session, district_code, place),
+    )
+
+
+def _query_candidate_rules(
+    session: Session, district_code: str, place: _Place
+) -> Sequence[RoutingRule]:
     return session.scalars(
         select(RoutingRule)
         .where(
@@ -520,15 +556,20 @@ def suggest_department(
     at: datetime,
     lon: float | None = None,
     lat: float | None = None,
+    memo: Memo | None = None,
 ) -> RoutingSuggestion:
     """The department for a case: first matching rule, else the responsibility area at the
-    point (when given), else the class's default department type, else the manual queue."""
+    point (when given), else the class's default department type, else the manual queue.
+
+    ``memo`` (a dict kept by the caller) remembers the rules, classes and departments read, for
+    many suggestions in a row while none of them changes (a simulation run); the decisions
+    are the same."""
     place = _place(kind, minor_code, street_code, community_code, grid_code, at)
-    for rule in _candidate_rules(session, district_code, place):
+    for rule in _candidate_rules(session, district_code, place, memo):
         if _mismatch(rule, place) is None and _usable(session, rule):
             return _suggest_from_rule(session, rule, place)
     return _from_area(session, district_code, place, lon, lat) or _fallback(
-        session, district_code, place
+        session, district_code, place, memo
     )
 
 

@@ -20,7 +20,7 @@ from cityops.auth.actor import SYSTEM, Actor
 from cityops.auth.models import OrgUnit, User
 from cityops.catalog import departments as dept_service
 from cityops.catalog.files import ClassSpec
-from cityops.catalog.routing import suggest_department
+from cityops.catalog.routing import Memo, suggest_department
 from cityops.catalog.service import active_version, version_specs
 from cityops.geo.models import Region, RegionLevel
 
@@ -80,6 +80,8 @@ class World:
     profiles: dict[int, DeptProfile]
     fallback_dept: int
     _routes: dict[tuple[str, str, str | None], int] = field(default_factory=dict)
+    #: Rules, classes and departments read by routing (they do not change during a run).
+    _routing_reads: Memo = field(default_factory=dict)
 
     def route(self, session: Session, kind: str, minor_code: str, street: str | None) -> int:
         """The department the routing rules give (cached per class and street)."""
@@ -96,6 +98,7 @@ class World:
                 grid_code=None,
                 # Rules by time of day are rare; routing is decided for office hours.
                 at=datetime(2025, 1, 6, 3, 0, tzinfo=UTC),
+                memo=self._routing_reads,
             )
             found = suggestion.department_id or self.fallback_dept
             if found not in self.handler_of_dept:
