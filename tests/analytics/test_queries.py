@@ -169,26 +169,32 @@ def test_hotspots_rank_by_density_and_recurring_needs_several_months(session: Se
     facts = (
         [fact(date(2026, m, 3), grid_code=G1) for m in (9, 10, 11) for _ in range(2)]
         + [fact(date(2026, 11, 4), grid_code=G2, minor_code="0104") for _ in range(4)]
+        + [fact(date(2026, 11, 5), grid_code=G1) for _ in range(3)]
     )  # fmt: skip
     rollup.record(session, facts)
     session.commit()
     hot = queries.hotspots(session, scope=SCOPE, start=date(2026, 11, 1), end=date(2026, 11, 20))
-    # G2: 4 reports on 0.005 km² = 800/km²; G1: 2 on 0.01 km² = 200/km².
+    # G2: 4 reports on 0.005 km² = 800/km²; G1: 5 on 0.01 km² = 500/km² (more reports, but
+    # less dense).
     assert [(h["code"], h["reported"], h["density_per_km2"]) for h in hot] == [
         (G2, 4, 800.0),
-        (G1, 2, 200.0),
+        (G1, 5, 500.0),
     ]
+    top = queries.hotspots(
+        session, scope=SCOPE, start=date(2026, 11, 1), end=date(2026, 11, 20), limit=1
+    )
+    assert [h["code"] for h in top] == [G2]
     [community] = queries.hotspots(
         session, scope=SCOPE, start=date(2026, 9, 1), end=date(2026, 12, 1), level="community"
     )
     assert (community["code"], community["reported"], community["density_per_km2"]) == (
         C1,
-        10,
-        10.0,
+        13,
+        13.0,
     )
     again = queries.recurring(session, scope=SCOPE, start=date(2026, 9, 1), end=date(2026, 12, 1))
     assert [(r["grid_code"], r["class"], r["reported"], r["months"]) for r in again] == [
-        (G1, "event:0102", 6, 3)
+        (G1, "event:0102", 9, 3)
     ]  # G2's four reports all fell in one month
     street_2 = AnalyticsScope(D, streets=(S2,))
     assert (

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Float, Select, and_, cast, func, select
 from sqlalchemy.orm import Session
 
 from cityops.analytics.models import MEASURES, CaseStat
@@ -311,29 +311,39 @@ def hotspots(
         )
         .group_by(code)
     )
-    counted = {row.code: int(row.n or 0) for row in session.execute(query) if row.n}
-    # Only the columns needed: a Region row also carries its polygon.
-    regions = {
-        r.code: r
-        for r in session.execute(
-            select(
-                Region.code, Region.name, Region.area_m2, Region.centroid_lon, Region.centroid_lat
-            ).where(Region.code.in_(list(counted)))
+    # Ranked in the database: only the leaders' rows and region names come back (a district
+    # has tens of thousands of grids). The final order uses the rounded density as shown, so
+    # a margin of candidates is fetched for ties at the cut.
+    counts = query.subquery()
+    n = counts.c.n
+    density = func.coalesce(cast(n, Float) * 1e6 / func.nullif(Region.area_m2, 0), 0)
+    leaders = session.execute(
+        select(
+            counts.c.code,
+            n,
+            Region.name,
+            Region.area_m2,
+            Region.centroid_lon,
+            Region.centroid_lat,
         )
-    }
+        .select_from(counts)
+        .outerjoin(Region, Region.code == counts.c.code)
+        .where(n > 0)
+        .order_by(density.desc(), n.desc(), counts.c.code)
+        .limit(limit + 50)
+    ).all()
     ranked = []
-    for region_code, n in counted.items():
-        region = regions.get(region_code)
-        area_km2 = region.area_m2 / 1e6 if region and region.area_m2 else None
+    for row in leaders:
+        area_km2 = row.area_m2 / 1e6 if row.area_m2 else None
         ranked.append(
             {
-                "code": region_code,
-                "name": region.name if region else region_code,
-                "reported": n,
+                "code": row.code,
+                "name": row.name or row.code,
+                "reported": int(row.n),
                 "area_km2": round(area_km2, 4) if area_km2 else None,
-                "density_per_km2": round(n / area_km2, 1) if area_km2 else None,
-                "lon": region.centroid_lon if region else None,
-                "lat": region.centroid_lat if region else None,
+                "density_per_km2": round(int(row.n) / area_km2, 1) if area_km2 else None,
+                "lon": row.centroid_lon,
+                "lat": row.centroid_lat,
             }
         )
     ranked.sort(key=lambda r: (-(r["density_per_km2"] or 0), -r["reported"], r["code"]))
