@@ -52,7 +52,8 @@ from cityops.cases.models import Case, CaseCounter, CaseEvent, CaseReporter
 from cityops.cases.schemas import ActionBase, CaseReport
 from cityops.cases.scope import can_see
 from cityops.cases.service import DEPARTMENT_ACTIONS, DISPATCHABLE_KINDS, calendar_for
-from cityops.catalog.service import ClassRule, resolve_class
+from cityops.catalog.models import CatalogVersion
+from cityops.catalog.service import ClassRule, active_version, resolve_class
 from cityops.db import Base, settings_of
 from cityops.errors import CityopsError, Conflict, Forbidden, InvalidInput
 from cityops.geo.index import RegionCodes
@@ -234,6 +235,8 @@ class Batch:
         self.cal = calendar_for(session)
         self.pause_on_extension_request: bool = settings.pause_during_extension_request
         self._rules: dict[tuple[str, str, str], ClassRule] = {}
+        #: The active catalogue version, read at the first class lookup (one per batch).
+        self._catalog: CatalogVersion | None = None
         self._units: dict[int, OrgUnit | None] = {}
         self._users: dict[int, User | None] = {}
         self._new: list[CaseState] = []
@@ -250,12 +253,15 @@ class Batch:
         key = (kind, minor_code, urgency)
         rule = self._rules.get(key)
         if rule is None:
+            if self._catalog is None:
+                self._catalog = active_version(self.session, district_code=self.district_code)
             rule = resolve_class(
                 self.session,
                 district_code=self.district_code,
                 kind=kind,
                 minor_code=minor_code,
                 urgency=urgency,
+                version=self._catalog,
             )
             self._rules[key] = rule
         return rule

@@ -382,20 +382,24 @@ def find_class(
 
 
 def resolve_class(
-    session: Session, *, district_code: str, kind: str, minor_code: str, urgency: str
+    session: Session,
+    *,
+    district_code: str,
+    kind: str,
+    minor_code: str,
+    urgency: str,
+    version: CatalogVersion | None = None,
 ) -> ClassRule:
-    """The active catalogue's rule for a class; InvalidInput(field="minor_code") if unknown or retired."""  # noqa: E501
+    """The active catalogue's rule for a class; InvalidInput(field="minor_code") if unknown or
+    retired. ``version``: the active version already read (a batch reads it once)."""
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, got {kind!r}", field="kind")
     if urgency not in URGENCIES:
         raise InvalidInput(
             f"urgency must be one of {', '.join(URGENCIES)}, got {urgency!r}", field="urgency"
         )
-    version = session.scalar(
-        select(CatalogVersion).where(
-            CatalogVersion.district_code == district_code, CatalogVersion.active.is_(True)
-        )
-    )
+    if version is None:
+        version = active_version(session, district_code=district_code)
     if version is None:
         raise InvalidInput(
             f"district {district_code} has no active catalogue to check class {minor_code} "
