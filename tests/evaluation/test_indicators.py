@@ -28,9 +28,12 @@ Inspectors, cohort = their reports in September:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from cityops.errors import InvalidInput
+from cityops.evaluation import indicators
 from cityops.evaluation.config import load_config, parse_config
 from cityops.evaluation.indicators import drill, evaluate, resolve_period
 
@@ -200,3 +203,18 @@ def test_weights_are_data(session, world):
     raw["department"]["composite"] = [{"rate": "missing_rate", "weight": 1}]
     with pytest.raises(InvalidInput):
         parse_config(raw)
+
+
+def test_event_counts_from_rollups_equal_counting_the_events(session, world):
+    """District-wide viewers get dispatches and returns from the roll-ups; the same query
+    over ``case_events`` gives the same numbers."""
+    for query in indicators.QUERIES["department"](period()):
+        if query.rollups is None:
+            continue
+        from_rollups = indicators._aggregate(session, world.lead, query)
+        from_events = indicators._aggregate(session, world.lead, replace(query, rollups=None))
+        assert from_rollups == from_events
+        assert from_rollups == {
+            str(world.water): {"dispatched": 5, "returns": 1},
+            str(world.city): {"dispatched": 1, "returns": 0},
+        }

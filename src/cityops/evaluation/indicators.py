@@ -3,6 +3,8 @@
 Every count is one ``SUM(CASE WHEN … THEN 1 ELSE 0 END)`` in a GROUP BY query over ``cases``
 (or ``case_events`` joined to ``cases``) under the actor's data scope; the same condition
 objects serve the drill-down, so a figure and the list of cases behind it cannot disagree.
+Event counts that the analytics roll-ups also keep (a department's dispatches and returns) are
+read from ``case_stats`` for district-wide viewers; a test checks both give the same numbers.
 Rates and weights come from the configuration (``config.py``, ``defaults.yaml``).
 
 Periods are local (Asia/Shanghai) days: ``2025``, ``2025-Q3``, ``2025-09``, ``2025-W38``,
@@ -15,12 +17,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, literal, select, true
 from sqlalchemy.orm import Session
 
+from cityops.analytics.models import CaseStat
 from cityops.auth.actor import Actor
 from cityops.auth.models import OrgUnit, User
 from cityops.auth.roles import Role
@@ -34,7 +37,7 @@ from cityops.evaluation.schemas import DrillRead, EvaluationRead, SubjectRow
 from cityops.geo.models import Region
 from cityops.hotline.enums import RateGroup
 from cityops.hotline.rates import parse_period, three_rates
-from cityops.timeutil import ensure_aware, utcnow
+from cityops.timeutil import ensure_aware, to_local, utcnow
 
 #: Sources other than the inspectors: a problem they report first in a grid is "missed".
 OTHER_SOURCES = (
@@ -82,6 +85,19 @@ class Measure:
 
 
 @dataclass(frozen=True)
+class FromRollups:
+    """The same event counts kept in the analytics roll-ups (``case_stats``): read there for
+    district-wide viewers instead of counting a month of events (the roll-ups count each
+    event for the same department the query names)."""
+
+    grain: str
+    key: str  # the case_stats column holding the query's key
+    measures: dict[str, str]  # measure name → case_stats column
+    first: date  # local days [first, after)
+    after: date
+
+
+@dataclass(frozen=True)
 class Query:
     """One GROUP BY: rows of ``cases`` (or ``case_events`` ⋈ ``cases``) matching ``base``."""
 
@@ -89,6 +105,7 @@ class Query:
     base: ColumnElement[bool]
     measures: dict[str, Measure]
     events: bool = False
+    rollups: FromRollups | None = None
 
 
 def _in(column: Any, p: Period) -> ColumnElement[bool]:
@@ -140,6 +157,13 @@ def _department_queries(p: Period) -> list[Query]:
                 "returns": Measure("回退次数", CaseEvent.action == Action.RETURN.value),
             },
             events=True,
+            rollups=FromRollups(
+                grain="department",
+                key="department_id",
+                measures={"dispatched": "dispatched", "returns": "returned"},
+                first=to_local(p.start).date(),
+                after=to_local(p.end).date(),
+            ),
         ),
     ]
 
@@ -226,6 +250,8 @@ def _select(query: Query, actor: Actor, *columns: Any, counting: bool = False) -
 
 
 def _aggregate(session: Session, actor: Actor, query: Query) -> dict[str, dict[str, int]]:
+    if query.rollups is not None and is_district_wide(actor):
+        return _aggregate_rollups(session, actor.district_code, query.rollups)
     sums = [
         func.coalesce(
             func.sum(case((m.condition, m.value if m.value is not None else 1), else_=0)), 0
@@ -237,6 +263,33 @@ def _aggregate(session: Session, actor: Actor, query: Query) -> dict[str, dict[s
         str(row.key): {name: int(getattr(row, name)) for name in query.measures}
         for row in session.execute(stmt)
     }
+
+
+def _aggregate_rollups(
+    session: Session, district_code: str, source: FromRollups
+) -> dict[str, dict[str, int]]:
+    key = getattr(CaseStat, source.key)
+    sums = [
+        func.coalesce(func.sum(getattr(CaseStat, column)), 0).label(name)
+        for name, column in source.measures.items()
+    ]
+    stmt = (
+        select(key.label("key"), *sums)
+        .where(
+            CaseStat.district_code == district_code,
+            CaseStat.grain == source.grain,
+            CaseStat.period >= source.first,
+            CaseStat.period < source.after,
+            key != (0 if source.key == "department_id" else ""),
+        )
+        .group_by(key)
+    )
+    found = {
+        str(row.key): {name: int(getattr(row, name)) for name in source.measures}
+        for row in session.execute(stmt)
+    }
+    # A cell may hold other measures only; the event query lists keys with events.
+    return {k: counts for k, counts in found.items() if any(counts.values())}
 
 
 def _inspector_grids(session: Session, actor: Actor) -> dict[int, list[str]]:
