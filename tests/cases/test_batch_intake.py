@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -91,3 +92,38 @@ def test_roles_that_may_not_report_are_refused(
     handler = login(make_user("department_handler", scope_department_id=department.id))
     refused = client.post(URL, json={"items": [item(0)]}, headers=handler)
     assert refused.status_code == 403, refused.text
+
+
+def test_items_are_geocoded_like_single_reports(
+    client: Any, session: Session, make_user: Any, login: Any
+) -> None:
+    from shapely.geometry import box
+
+    from cityops.auth.actor import SYSTEM
+    from cityops.geo import loading, service
+    from cityops.geo.sources import Boundary
+
+    loading.load_boundary(
+        session, actor=replace(SYSTEM, district_code="110106"),
+        boundary=Boundary("110106", "丰台区", box(116.28, 39.83, 116.31, 39.85), "test"),
+        streets=2, communities=4, seed=0,
+    )  # fmt: skip
+    session.commit()
+    headers = login(make_user("operator"))
+    items = [item(n, lon=116.281 + n * 0.0041, lat=39.831 + n * 0.0027) for n in range(7)]
+    made = client.post(URL, json={"items": items}, headers=headers)
+    assert made.status_code == 201, made.text
+    grids = dict(session.execute(select(Case.client_request_id, Case.grid_code)).all())
+    expected = {
+        i["client_request_id"]: service.locate(
+            session, district_code="110106", lon=i["lon"], lat=i["lat"]
+        ).grid_code
+        for i in items
+    }
+    session.commit()
+    assert grids == expected and len(set(grids.values())) == 7
+    # A valid point outside the district refuses the batch and names the item.
+    outside = [item(10), item(11, lon=116.35, lat=39.84)]
+    refused = client.post(URL, json={"items": outside}, headers=headers)
+    assert refused.status_code == 422 and refused.json()["field"] == "items[1].lon"
+    assert _count(session, Case) == 7

@@ -56,7 +56,7 @@ from cityops.catalog.models import CatalogVersion
 from cityops.catalog.service import ClassRule, active_version, resolve_class
 from cityops.db import Base, settings_of
 from cityops.errors import CityopsError, Conflict, Forbidden, InvalidInput
-from cityops.geo.index import RegionCodes
+from cityops.geo.index import RegionCodes, RegionIndex
 from cityops.geo.service import OutsideJurisdiction, district_index
 from cityops.pgcopy import copy_into
 from cityops.timeutil import to_local, utcnow
@@ -237,6 +237,8 @@ class Batch:
         self._rules: dict[tuple[str, str, str], ClassRule] = {}
         #: The active catalogue version, read at the first class lookup (one per batch).
         self._catalog: CatalogVersion | None = None
+        self._geocoder: RegionIndex | None = None
+        self._index_read = False
         self._units: dict[int, OrgUnit | None] = {}
         self._users: dict[int, User | None] = {}
         self._new: list[CaseState] = []
@@ -294,8 +296,24 @@ class Batch:
             raise InvalidInput(f"{user.display_name} is not an inspector", field="assignee_id")
         return user
 
+    def _index(self) -> RegionIndex | None:
+        """The district's geocoder, read once per batch (reading it checks the geography's
+        version in the database)."""
+        if not self._index_read:
+            self._geocoder = district_index(self.session, district_code=self.district_code)
+            self._index_read = True
+        return self._geocoder
+
+    def locate_each(self, points: Sequence[tuple[float, float]]) -> list[RegionCodes | None]:
+        """Codes of many points in one call of the geocoder; None where a point is outside the
+        district or no geography is loaded (``report`` then locates it and says so)."""
+        index = self._index()
+        if index is None or not points:
+            return [None] * len(points)
+        return index.locate_each([p[0] for p in points], [p[1] for p in points])
+
     def _locate(self, lon: float, lat: float) -> RegionCodes | None:
-        index = district_index(self.session, district_code=self.district_code)
+        index = self._index()
         if index is None:
             return None
         codes = index.locate(float(lon), float(lat))
@@ -740,11 +758,13 @@ def report_many(
     now = now or utcnow()
     batch = Batch(session, district_code=actor.district_code, audit_actor=actor)
     made: list[tuple[int, CaseState]] = []
+    located = batch.locate_each([(item.lon, item.lat) for item in items])
     for index, item in enumerate(items):
         if item.client_request_id in earlier:
             continue
         try:
-            made.append((index, batch.report(actor=actor, data=item, now=now)))
+            state = batch.report(actor=actor, data=item, now=now, codes=located[index])
+            made.append((index, state))
         except CityopsError as exc:
             exc.field = f"items[{index}].{exc.field}" if exc.field else f"items[{index}]"
             raise

@@ -150,12 +150,19 @@ class RegionIndex:
 
     def locate(self, lon: float, lat: float) -> RegionCodes | None:
         """Codes of one point; None when it is outside the district."""
-        batch = self.locate_many(np.array([lon]), np.array([lat]))
-        if not batch.inside[0]:
-            return None
-        return RegionCodes(
-            district_code=self.district_code,
-            street_code=str(batch.street_code[0]) or None,
-            community_code=str(batch.community_code[0]) or None,
-            grid_code=str(batch.grid_code[0]) or None,
-        )
+        return self.locate_each([lon], [lat])[0]
+
+    def locate_each(self, lon: Sequence[float], lat: Sequence[float]) -> list[RegionCodes | None]:
+        """``locate`` for many points in one vectorised call."""
+        batch = self.locate_many(np.asarray(lon, np.float64), np.asarray(lat, np.float64))
+        return [
+            RegionCodes(
+                district_code=self.district_code,
+                street_code=str(batch.street_code[i]) or None,
+                community_code=str(batch.community_code[i]) or None,
+                grid_code=str(batch.grid_code[i]) or None,
+            )
+            if batch.inside[i]
+            else None
+            for i in range(len(batch.inside))
+        ]
