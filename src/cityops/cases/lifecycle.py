@@ -220,7 +220,8 @@ def apply(
             f"(allowed: {allowed})",
             field="action",
         )
-    acting = [r for r in (Role(x) for x in roles) if r in rule.roles]
+    # Roles are str enums: a plain role name matches too, and only the winner is converted.
+    acting = [r for r in roles if r in rule.roles]
     if not acting:
         need = ", ".join(sorted(r.value for r in rule.roles))
         raise RoleNotAllowed(f"{action.value} needs one of the roles: {need}")
@@ -239,7 +240,9 @@ def apply(
     if target is None:
         assert status is not None  # only REPORT has no source, and it has a target
         target = status
-    return Transition(action=action, source=status, target=target, role=acting[0], clock=rule.clock)
+    return Transition(
+        action=action, source=status, target=target, role=Role(acting[0]), clock=rule.clock
+    )
 
 
 def allowed_actions(status: Status | None, roles: Collection[Role] | None = None) -> list[Action]:
