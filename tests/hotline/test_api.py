@@ -3,7 +3,9 @@ callbacks (one and imported), rates and policy."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -209,12 +211,14 @@ def test_reply_callback_import_and_rates_over_http(client, login, make_user, dep
     assert r.status_code == 200 and r.json()["imported"] == 1, r.text
     detail = client.get(f"/api/v1/hotline/calls/{second}", headers=operator).json()
     assert detail["callbacks"][0]["source"] == "upload:sms.csv"
-    received = detail["received_at"]
+    # The local (Beijing) day of the call: after 16:00 UTC it is already the next day there.
+    received = datetime.fromisoformat(detail["received_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    day = received.date().isoformat()
     rates = client.get(
         "/api/v1/hotline/rates",
         headers=lead,
-        params={"by": "department", "period_from": received[:10] + "T00:00:00+08:00",
-                "period_to": received[:10] + "T23:59:59+08:00"},
+        params={"by": "department", "period_from": day + "T00:00:00+08:00",
+                "period_to": day + "T23:59:59+08:00"},
     )  # fmt: skip
     assert rates.status_code == 200, rates.text
     (row,) = rates.json()["rows"]
