@@ -193,3 +193,34 @@ def test_bulk_batches_add_the_same_cells(
     session.commit()
     assert snapshot(session) == kept
     assert session.scalar(select(Case.id).limit(1)) is not None
+
+
+def test_copy_path_locks_cells_in_pythons_order(session: Session, backend: str) -> None:
+    """Writers lock cells in key order so they cannot deadlock: the COPY path orders them in
+    the database, the other path in Python; both orders must be the same."""
+    if backend != "postgresql":
+        pytest.skip("the COPY path and its ORDER BY are PostgreSQL's")
+    from sqlalchemy import text
+
+    from cityops.analytics.rollup import KEY_ORDER, ROW_NAMES
+
+    texts = ["", "0", "01", "1", "A", "a", "b", "_", "z", "中"]
+    rng = random.Random(3)
+    cells = {
+        ("110106", rng.choice(["day", "class", "cube"]),
+         T0.date() + timedelta(days=rng.randint(0, 3)), *(rng.choice(texts) for _ in range(4)),
+         rng.randint(0, 12), rng.choice(texts))
+        for _ in range(300)
+    }  # fmt: skip
+    session.execute(text("CREATE TEMPORARY TABLE order_check AS SELECT * FROM case_stats LIMIT 0"))
+    names = ROW_NAMES[:9]
+    session.execute(
+        text(f"INSERT INTO order_check (id, {', '.join(names)}) VALUES "
+             f"(0, {', '.join(':' + n for n in names)})"),
+        [dict(zip(names, c, strict=True)) for c in cells],
+    )  # fmt: skip
+    ordered = session.execute(
+        text(f"SELECT {', '.join(names)} FROM order_check ORDER BY {KEY_ORDER}")
+    ).all()
+    session.rollback()
+    assert [tuple(r) for r in ordered] == sorted(cells)

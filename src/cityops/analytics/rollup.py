@@ -180,15 +180,15 @@ class Tally:
                 counts[key] = get(key, 0) + 1
 
     def cells(self) -> list[tuple[Any, ...]]:
-        """The cells as ``case_stats`` values (``ROW_NAMES`` order), in key order (so
-        concurrent writers lock rows in the same order and cannot deadlock)."""
+        """The cells as ``case_stats`` values (``ROW_NAMES`` order), in no particular order
+        (``write_cells`` orders them as every writer locks them)."""
         cells: dict[tuple[Any, ...], list[int]] = {}
         for key, n in self.counts.items():
             cell = cells.get(key[:-1])
             if cell is None:
                 cell = cells[key[:-1]] = [0] * len(MEASURES)
             cell[key[-1]] += n
-        return [(*key, *cell) for key, cell in sorted(cells.items())]
+        return [(*key, *cell) for key, cell in cells.items()]
 
     def clear(self) -> None:
         self.counts.clear()
@@ -231,30 +231,37 @@ def write_cells(db: Session | Connection, cells: list[tuple[Any, ...]]) -> None:
     if dialect == "postgresql" and len(cells) > _COPY_ABOVE:
         _write_copy(db, cells)
     else:
-        db.execute(_upsert(dialect), [dict(zip(ROW_NAMES, c, strict=True)) for c in cells])
+        # Concurrent writers lock cells in key order and so cannot deadlock: here Python's
+        # order, in the COPY path the same order by the database ("C" collation: code points).
+        rows = [dict(zip(ROW_NAMES, c, strict=True)) for c in sorted(cells)]
+        db.execute(_upsert(dialect), rows)
+
+
+_KEY_COLUMNS = ("district_code", "grain", "period", *DIMENSIONS)
+#: PostgreSQL's ORDER BY for cells in Python's order of their key tuples (text by code point).
+KEY_ORDER = ", ".join(
+    c if c in ("period", "department_id") else f'{c} COLLATE "C"' for c in _KEY_COLUMNS
+)
 
 
 def _write_copy(db: Session | Connection, cells: list[tuple[Any, ...]]) -> None:
     """PostgreSQL: ``COPY`` the cells into a temporary table, then upsert them in key order
-    (``ord`` keeps the order ``cells`` sorted them in, the one every writer locks in)."""
+    (text compared by code point, as Python compares them in the other path)."""
     connection = db.connection() if isinstance(db, Session) else db
     raw = cast(Any, connection.connection.driver_connection)
     names = ", ".join(ROW_NAMES)
-    key = ", ".join(("district_code", "grain", "period", *DIMENSIONS))
+    key = ", ".join(_KEY_COLUMNS)
     added = ", ".join(f"{m} = case_stats.{m} + excluded.{m}" for m in MEASURES)
     with raw.cursor() as cursor:
         cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS cityops_bulk_stats ON COMMIT DELETE ROWS AS "
-            f"SELECT 0 AS ord, {names} FROM case_stats WITH NO DATA"
+            "CREATE TEMPORARY TABLE IF NOT EXISTS cityops_bulk_cells ON COMMIT DELETE ROWS AS "
+            f"SELECT {names} FROM case_stats WITH NO DATA"
         )
-        cursor.execute("DELETE FROM cityops_bulk_stats")
-        copy_into(
-            cursor, "cityops_bulk_stats", ("ord", *ROW_NAMES),
-            ((i, *c) for i, c in enumerate(cells)),
-        )  # fmt: skip
+        cursor.execute("DELETE FROM cityops_bulk_cells")
+        copy_into(cursor, "cityops_bulk_cells", ROW_NAMES, cells)
         cursor.execute(
-            f"INSERT INTO case_stats ({names}) SELECT {names} FROM cityops_bulk_stats "
-            f"ORDER BY ord ON CONFLICT ({key}) DO UPDATE SET {added}"
+            f"INSERT INTO case_stats ({names}) SELECT {names} FROM cityops_bulk_cells "
+            f"ORDER BY {KEY_ORDER} ON CONFLICT ({key}) DO UPDATE SET {added}"
         )
 
 
