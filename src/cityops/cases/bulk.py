@@ -225,6 +225,9 @@ class Batch:
 
     One ``Batch`` per session; call ``flush`` as often as wanted (each flush is one audit
     entry), and commit the session yourself. ``audit_actor`` is who the audit entry names.
+    ``flush`` is ``prepare`` then ``write``: a caller may write the prepared rows on another
+    session while the batch goes on (the simulator does); after a failed write, roll back and
+    drop the batch.
     """
 
     def __init__(self, session: Session, *, district_code: str, audit_actor: Actor) -> None:
