@@ -65,7 +65,13 @@ def _normal_weeks(session: Session, rng: random.Random, last: date, weeks: int =
     session.commit()
 
 
-def test_anomaly_flags_an_injected_spike_with_its_evidence(session: Session) -> None:
+# 0: the baselines are read for every cell and the busy ones picked in Python (a day with
+# thousands of busy cells); 300: by the busy cells' names.
+@pytest.mark.parametrize("named_cells", [300, 0])
+def test_anomaly_flags_an_injected_spike_with_its_evidence(
+    session: Session, named_cells: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries, "_NAMED_CELLS", named_cells)
     _normal_weeks(session, random.Random(5), DAY - timedelta(days=1))
     spike = [fact(DAY, street_code=S2, minor_code="0102") for _ in range(40)]
     usual = [fact(DAY, street_code=S3, minor_code="0104") for _ in range(27)]  # 20 × 1.4 ≈ 28
