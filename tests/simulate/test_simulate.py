@@ -8,7 +8,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from cityops.auth.audit import verify_chain
@@ -153,3 +154,23 @@ def check_texts(sim_session: Session) -> None:
     assert len(set(texts)) > 0.9 * len(texts)
     garbage = [r.description for r in rows if r.minor_code == "0102"]
     assert garbage and all("垃圾" in t for t in garbage)
+
+
+def test_a_run_leaves_fresh_planner_statistics(
+    sim_settings: Settings, fresh: Callable[[], None], sim_session: Session, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("checks PostgreSQL's pg_class.reltuples (SQLite gets PRAGMA optimize)")
+    end = START + timedelta(days=2)
+    engine.run(sim_settings, preset="tiny", seed=2, period_from=START, period_to=end)
+    cases = sim_session.scalar(select(func.count()).select_from(Case))
+    events = sim_session.scalar(select(func.count()).select_from(CaseEvent))
+    estimated = dict(
+        sim_session.execute(
+            text("SELECT relname, reltuples FROM pg_class WHERE oid IN "
+                 "('cases'::regclass, 'case_events'::regclass)")
+        ).all()
+    )  # fmt: skip
+    sim_session.rollback()
+    assert cases and events
+    assert estimated == {"cases": cases, "case_events": events}
