@@ -10,6 +10,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -53,3 +56,20 @@ def copy_into(
                 lines = []
         if lines:
             copy.write("\n".join(lines) + "\n")
+
+
+def cursor(db: Session | Connection) -> Any:
+    """A psycopg cursor in ``db``'s transaction (use it as a context manager)."""
+    connection = db.connection() if isinstance(db, Session) else db
+    return cast(Any, connection.connection.driver_connection).cursor()
+
+
+def stage(
+    cursor: Any, table: str, definition: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Fill the temporary ``table`` with ``rows``: created on first use from ``definition``
+    (which must empty it at commit), emptied of what an earlier write of this transaction
+    left."""
+    cursor.execute(f'CREATE TEMPORARY TABLE IF NOT EXISTS "{table}" {definition}')
+    cursor.execute(f'DELETE FROM "{table}"')
+    copy_into(cursor, table, columns, rows)

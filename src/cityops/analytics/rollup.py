@@ -24,10 +24,10 @@ from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cityops import pgcopy
 from cityops.analytics.models import MEASURES, CaseStat
 from cityops.cases.lifecycle import Action
 from cityops.cases.models import Case, CaseEvent
-from cityops.pgcopy import copy_into
 from cityops.timeutil import to_local
 
 DIMENSIONS = ("street_code", "kind", "minor_code", "source", "department_id", "area_code")
@@ -247,18 +247,15 @@ KEY_ORDER = ", ".join(
 def _write_copy(db: Session | Connection, cells: list[tuple[Any, ...]]) -> None:
     """PostgreSQL: ``COPY`` the cells into a temporary table, then upsert them in key order
     (text compared by code point, as Python compares them in the other path)."""
-    connection = db.connection() if isinstance(db, Session) else db
-    raw = cast(Any, connection.connection.driver_connection)
     names = ", ".join(ROW_NAMES)
     key = ", ".join(_KEY_COLUMNS)
     added = ", ".join(f"{m} = case_stats.{m} + excluded.{m}" for m in MEASURES)
-    with raw.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE IF NOT EXISTS cityops_bulk_cells ON COMMIT DELETE ROWS AS "
-            f"SELECT {names} FROM case_stats WITH NO DATA"
-        )
-        cursor.execute("DELETE FROM cityops_bulk_cells")
-        copy_into(cursor, "cityops_bulk_cells", ROW_NAMES, cells)
+    with pgcopy.cursor(db) as cursor:
+        pgcopy.stage(
+            cursor, "cityops_bulk_cells",
+            f"ON COMMIT DELETE ROWS AS SELECT {names} FROM case_stats WITH NO DATA",
+            ROW_NAMES, cells,
+        )  # fmt: skip
         cursor.execute(
             f"INSERT INTO case_stats ({names}) SELECT {names} FROM cityops_bulk_cells "
             f"ORDER BY {KEY_ORDER} ON CONFLICT ({key}) DO UPDATE SET {added}"

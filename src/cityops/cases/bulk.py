@@ -40,6 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cityops import pgcopy
 from cityops.analytics import rollup
 from cityops.auth import audit
 from cityops.auth.actor import Actor
@@ -565,12 +566,7 @@ class Batch:
             case.stored_version = case.version
         for name in ("cases_inserted", "cases_updated", "events", "reporters"):
             setattr(self.totals, name, getattr(self.totals, name) + getattr(writes.stats, name))
-        self._new = []
-        self._touched = {}
-        self._events = []
-        self._reporters = []
-        self._requests = {}
-        self._tally.clear()
+        self._reset()
         return writes
 
     def write(self, writes: Writes, db: Session | None = None) -> BulkStats:
@@ -601,6 +597,9 @@ class Batch:
 
     def discard(self) -> None:
         """Forget what was not flushed (the caller rolls its transaction back)."""
+        self._reset()
+
+    def _reset(self) -> None:
         self._new, self._touched, self._events, self._reporters = [], {}, [], []
         self._tally.clear()
         self._requests = {}
@@ -650,17 +649,15 @@ def _write_executemany(db: Session, writes: Writes) -> None:
 def _write_copy(db: Session, writes: Writes) -> None:
     """PostgreSQL: ``COPY`` into the tables, and open cases through a temporary table
     joined in one guarded ``UPDATE`` (the same values executemany would write)."""
-    raw = cast(Any, db.connection().connection.driver_connection)
-    with raw.cursor() as cursor:
+    with pgcopy.cursor(db) as cursor:
         if writes.new:
             copy_into(cursor, "cases", _COLUMNS, writes.new)
         if writes.touched:
-            cursor.execute(
-                "CREATE TEMPORARY TABLE IF NOT EXISTS cityops_bulk_cases "
-                "(LIKE cases, stored_version integer) ON COMMIT DELETE ROWS"
-            )
-            cursor.execute("DELETE FROM cityops_bulk_cases")
-            copy_into(cursor, "cityops_bulk_cases", (*_COLUMNS, "stored_version"), writes.touched)
+            pgcopy.stage(
+                cursor, "cityops_bulk_cases",
+                "(LIKE cases, stored_version integer) ON COMMIT DELETE ROWS",
+                (*_COLUMNS, "stored_version"), writes.touched,
+            )  # fmt: skip
             assignments = ", ".join(f'"{n}" = t."{n}"' for n in _MUTABLE)
             cursor.execute(
                 f"UPDATE cases SET {assignments} FROM cityops_bulk_cases t "
@@ -695,8 +692,7 @@ def copy_rows(session: Session, table: str, rows: Sequence[Mapping[str, Any]]) -
         session.execute(insert(Base.metadata.tables[table]), list(rows))
         return
     columns = tuple(rows[0])
-    raw = cast(Any, session.connection().connection.driver_connection)
-    with raw.cursor() as cursor:
+    with pgcopy.cursor(session) as cursor:
         copy_into(cursor, table, columns, [tuple(r[c] for c in columns) for r in rows])
 
 

@@ -306,10 +306,14 @@ def _inspector_grids(session: Session, actor: Actor) -> dict[int, list[str]]:
     }
 
 
+def _reported_by_others(p: Period) -> ColumnElement[bool]:
+    """Reported in the period by a source other than the inspectors."""
+    result: ColumnElement[bool] = _in(Case.reported_at, p) & Case.source.in_(OTHER_SOURCES)
+    return result
+
+
 def _missed_condition(p: Period, grids: list[str]) -> ColumnElement[bool]:
-    result: ColumnElement[bool] = (
-        _in(Case.reported_at, p) & Case.source.in_(OTHER_SOURCES) & Case.grid_code.in_(grids)
-    )
+    result: ColumnElement[bool] = _reported_by_others(p) & Case.grid_code.in_(grids)
     return result
 
 
@@ -323,12 +327,7 @@ def _missed(session: Session, actor: Actor, p: Period) -> dict[str, int]:
     per_grid = dict(
         session.execute(
             select(Case.grid_code, func.count(Case.id))
-            .where(
-                visible(actor),
-                _in(Case.reported_at, p),
-                Case.source.in_(OTHER_SOURCES),
-                Case.grid_code.is_not(None),
-            )
+            .where(visible(actor), _reported_by_others(p), Case.grid_code.is_not(None))
             .group_by(Case.grid_code)
         ).all()
     )
