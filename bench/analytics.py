@@ -34,8 +34,10 @@ What the data is, and what it is not:
     roll-ups (``case_stats``) are instead filled by the app's own counting code: every
     synthetic counted event goes through ``analytics.rollup.Tally.add_case`` into a
     ``rollup.Tally`` written with ``rollup.write``, exactly what ``cases.bulk`` does. Only the
-    events of the evaluated month are stored (every action), because the evaluation joins
-    ``case_events`` for that month (dispatches, returns, verifications, checks).
+    events of the evaluated month are stored (every action), so the evaluation's drill-downs
+    and scoped viewers have them. The evaluation's cohort roll-ups (``case_cohorts``) are
+    filled by the app's own ``analytics.cohorts.contributions`` of each case's final row, and
+    every synthetic verify and check is counted for its inspector, as the writers do.
   * Bulk-load shortcuts (load only): the secondary indexes of ``cases`` are dropped during the
     load and rebuilt after it (``--no-defer-indexes`` keeps them), rows go through ``COPY``
     (``cases.bulk.copy_rows``) on PostgreSQL and executemany in one transaction per chunk with
@@ -68,6 +70,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import httpx
@@ -80,7 +83,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 import cityops.models  # noqa: F401  (registers every table on Base.metadata)
-from cityops.analytics import queries, rollup
+from cityops.analytics import cohorts, queries, rollup
 from cityops.analytics.models import MEASURES, CaseStat
 from cityops.auth.actor import SYSTEM, Actor
 from cityops.auth.models import OrgUnit, User
@@ -569,6 +572,7 @@ class Loader:
         self.postgres = session.get_bind().dialect.name == "postgresql"
         self.report = LoadReport()
         self.tally = rollup.Tally()
+        self.cohorts = cohorts.CohortTally()
         self.view = CaseView()
         self.view.district_code = DISTRICT
         period = indicators.resolve_period(last_full_month(to_local(now).date()))
@@ -688,6 +692,8 @@ class Loader:
         uniform: list[list[float]], expo: list[list[float]],
     ) -> None:  # fmt: skip
         world, view, count = self.world, self.view, self.tally.add_case
+        count_cohorts, count_actor = self.cohorts.add, self.cohorts.add_event
+        contributions = cohorts.contributions
         street_index = self.street_index
         counted = self.counted
         now_ts = self.now_ts
@@ -838,6 +844,8 @@ class Loader:
                 if action in counted:
                     count(view, action, when, payload)
                     counted_n += 1
+                if action in (A_VERIFY, A_CHECK):
+                    count_actor(DISTRICT, when, action, inspector)
                 if lo <= at < hi:
                     if action == A_REPORT:
                         actor_id = inspector if src == "inspector" else staff["operator"]
@@ -865,46 +873,46 @@ class Loader:
             if status not in ("closed", "rejected", "voided"):
                 open_cases += 1
             self.counters[day] = self.counters.get(day, 0) + 1
-            add_case(
-                {
-                    "id": self.next_id,
-                    "district_code": DISTRICT,
-                    "number": f"{number_prefix}{self.counters[day]:06d}",
-                    "source": src,
-                    "kind": info.kind,
-                    "major_code": info.major_code,
-                    "minor_code": info.minor_code,
-                    "class_name": info.name,
-                    "catalog_version": label,
-                    "urgency": "urgent" if urgent else "normal",
-                    "description": f"{info.name}（压测合成案卷）",
-                    "lon": round(lon[j], 6),
-                    "lat": round(lat[j], 6),
-                    "street_code": view.street_code,
-                    "community_code": view.community_code,
-                    "grid_code": view.grid_code,
-                    "status": status,
-                    "reported_by_id": inspector if src == "inspector" else None,
-                    "department_id": department,
-                    "assignee_id": assignee,
-                    "verify_result": verify_result,
-                    "deadline_kind": deadline_kind,
-                    "deadline_hours": float(deadline_hours),
-                    "due_at": due_at,
-                    "handled_on_time": on_time,
-                    "reported_at": reported_at,
-                    "registered_at": registered_at,
-                    "dispatched_at": dispatched_at,
-                    "handled_at": handled_at,
-                    "closed_at": closed_at,
-                    "updated_at": last,
-                    "rework_count": reworks,
-                    "return_count": returns,
-                    "urge_count": urges,
-                    "extension_count": extensions,
-                    "version": version,
-                }
-            )
+            row = {
+                "id": self.next_id,
+                "district_code": DISTRICT,
+                "number": f"{number_prefix}{self.counters[day]:06d}",
+                "source": src,
+                "kind": info.kind,
+                "major_code": info.major_code,
+                "minor_code": info.minor_code,
+                "class_name": info.name,
+                "catalog_version": label,
+                "urgency": "urgent" if urgent else "normal",
+                "description": f"{info.name}（压测合成案卷）",
+                "lon": round(lon[j], 6),
+                "lat": round(lat[j], 6),
+                "street_code": view.street_code,
+                "community_code": view.community_code,
+                "grid_code": view.grid_code,
+                "status": status,
+                "reported_by_id": inspector if src == "inspector" else None,
+                "department_id": department,
+                "assignee_id": assignee,
+                "verify_result": verify_result,
+                "deadline_kind": deadline_kind,
+                "deadline_hours": float(deadline_hours),
+                "due_at": due_at,
+                "handled_on_time": on_time,
+                "reported_at": reported_at,
+                "registered_at": registered_at,
+                "dispatched_at": dispatched_at,
+                "handled_at": handled_at,
+                "closed_at": closed_at,
+                "updated_at": last,
+                "rework_count": reworks,
+                "return_count": returns,
+                "urge_count": urges,
+                "extension_count": extensions,
+                "version": version,
+            }
+            add_case(row)
+            count_cohorts(contributions(SimpleNamespace(**row)))
             self.next_id += 1
         report.cases += len(seconds)
         report.counted_events += counted_n
@@ -951,6 +959,9 @@ class Loader:
         cells = len(self.tally)
         rollup.write(session, self.tally)
         self.report.add_phase("write roll-ups (rollup.write)", time.perf_counter() - t)
+        t = time.perf_counter()
+        cohorts.write(session, self.cohorts)
+        self.report.add_phase("write cohorts (cohorts.write)", time.perf_counter() - t)
         t = time.perf_counter()
         session.commit()
         self.report.add_phase("commit", time.perf_counter() - t)
@@ -1201,6 +1212,7 @@ def run_timings(
         last = max(i for i, t in enumerate(found) if t.group == "dashboard")
         found.insert(last + 1, whole)
     found += time_evaluation(factory, actor, month, repeat=repeat, budget_s=budget_s)
+    log("    " + cohort_check(factory, actor, month))
     return found
 
 
@@ -1232,6 +1244,32 @@ def time_evaluation(
                 timing.note = f"stopped after {run} runs (time budget)"
             break
     return [*subjects, together]
+
+
+def cohort_check(factory: sessionmaker[Session], actor: Actor, month: str) -> str:
+    """The month's cohort-backed counts read from ``case_cohorts`` must equal the same counts
+    from the cases table (which is also timed once, for comparison)."""
+    period = indicators.resolve_period(month)
+    mismatched: list[str] = []
+    seconds = 0.0
+    with factory() as session:
+        for subject, make in indicators.QUERIES.items():
+            for query in make(period):
+                if query.cohorts is None:
+                    continue
+                kept = indicators._aggregate(session, actor, query)
+                t = time.perf_counter()
+                counted = indicators._aggregate(
+                    session, actor, replace(query, cohorts=None, rollups=None)
+                )
+                seconds += time.perf_counter() - t
+                if kept != counted:
+                    mismatched.append(subject)
+    verdict = "consistent" if not mismatched else f"MISMATCH in {', '.join(mismatched)}"
+    return (
+        f"case_cohorts: the month's cohort counts are {verdict} with the cases table "
+        f"(counting them from the cases took {seconds:.2f} s)"
+    )
 
 
 def print_timings(backend: str, timings: list[Timing]) -> None:

@@ -1,10 +1,11 @@
-"""An existing database gets its roll-ups when upgraded; the CLI rebuilds and reports them."""
+"""An existing database gets its roll-ups and evaluation cohorts when upgraded; the CLI
+rebuilds and reports them."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from cityops import clisupport
-from cityops.analytics.models import CaseStat
+from cityops.analytics.models import CaseCohort, CaseStat
 from cityops.auth.models import District
 from cityops.cases.models import Case, CaseEvent
 from cityops.cli import app as cli
@@ -100,16 +101,23 @@ def test_upgrade_fills_rollups_and_the_cli_rebuilds_them(
                 )
             ).all()
             assert (department, handled) == (9, 1)
+            # The cohorts come from the case row: reported in street 110106001, not registered.
+            street = session.scalars(select(CaseCohort).where(CaseCohort.cohort == "street")).one()
+            assert (street.subject, street.period, street.n, street.valid) == (
+                "110106001", date(2026, 11, 2), 1, 0,
+            )  # fmt: skip
             session.execute(CaseStat.__table__.delete())
+            session.execute(CaseCohort.__table__.delete())
             session.commit()
         monkeypatch.setenv("CITYOPS_DATABASE_URL", fresh_url)
         monkeypatch.setenv("CITYOPS_DATA_DIR", str(tmp_path / "data"))
         clisupport.cli_settings.cache_clear()
         rebuilt = CliRunner().invoke(cli, ["analytics", "rebuild", "--district", "110106"])
         assert rebuilt.exit_code == 0, rebuilt.output
-        assert "4 events" in rebuilt.output
+        assert "4 events" in rebuilt.output and "cohorts rebuilt from 1 cases" in rebuilt.output
         with Session(engine) as session:
             assert session.scalar(select(CaseStat.handled).where(CaseStat.grain == "day")) == 1
+            assert session.scalar(select(CaseCohort.n).where(CaseCohort.cohort == "street")) == 1
         quiet = CliRunner().invoke(
             cli, ["analytics", "anomalies", "--district", "110106", "--day", "2026-11-02"]
         )

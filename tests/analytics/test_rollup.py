@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cityops.analytics import rollup
+from cityops.analytics import cells, rollup
 from cityops.analytics.models import MEASURES, CaseStat
 from cityops.auth.actor import SYSTEM
-from cityops.auth.service import actor_of, create_org_unit
-from cityops.cases import service
 from cityops.cases.bulk import Batch
-from cityops.cases.lifecycle import Action, LifecycleError, Status, allowed_actions
+from cityops.cases.lifecycle import Action
 from cityops.cases.models import Case, CaseEvent
-from cityops.cases.schemas import ACTION_BODIES, CaseReport
-from cityops.errors import CityopsError
+from cityops.cases.schemas import ACTION_BODIES
 
-SH = ZoneInfo("Asia/Shanghai")
-T0 = datetime(2026, 3, 2, 8, tzinfo=SH)
-CLASSES = ["0102", "0104", "0101"]
-SOURCES = ["inspector", "hotline", "public"]
+from .walk import T0, report, walk
 
 
 def snapshot(session: Session) -> dict[tuple[Any, ...], dict[str, int]]:
@@ -41,93 +34,11 @@ def snapshot(session: Session) -> dict[tuple[Any, ...], dict[str, int]]:
     return cells
 
 
-@pytest.fixture
-def crew(session: Session, make_user: Any, department: Any) -> dict[str, Any]:
-    roads = create_org_unit(
-        session, actor=SYSTEM, district_code="110106", kind="department", code="roads",
-        name="区市政所", dept_type="roads",
-    )  # fmt: skip
-    session.commit()
-    inspector = make_user("inspector")
-    return {
-        "actors": {
-            "inspector": actor_of(inspector),
-            "operator": actor_of(make_user("operator")),
-            "shift_lead": actor_of(make_user("shift_lead")),
-            "dispatcher": actor_of(make_user("dispatcher")),
-            "water": actor_of(make_user("department_handler", scope_department_id=department.id)),
-            "roads": actor_of(make_user("department_handler", scope_department_id=roads.id)),
-        },
-        "departments": [department.id, roads.id],
-        "inspector_id": inspector.id,
-    }
-
-
-def _report(rng: random.Random, n: int) -> CaseReport:
-    return CaseReport(
-        kind="event",
-        minor_code=rng.choice(CLASSES),
-        source=rng.choice(SOURCES),
-        description=f"随机案卷{n}",
-        lon=116.29,
-        lat=39.84,
-    )
-
-
-def _body(rng: random.Random, action: Action, case: Any, crew: dict[str, Any], other: int) -> Any:
-    model = ACTION_BODIES[action]
-    values: dict[str, Any] = {
-        "reason": "原因", "note": "说明", "result": "已处理", "hours": 4.0,
-        "department_id": rng.choice(crew["departments"]), "assignee_id": crew["inspector_id"],
-        "minor_code": rng.choice(CLASSES), "target_case_id": other,
-    }  # fmt: skip
-    kw = {k: v for k, v in values.items() if k in model.model_fields}
-    if "minor_code" in kw and rng.random() < 0.5:
-        del kw["minor_code"]  # register sometimes reclassifies, sometimes keeps the class
-    if "verdict" in model.model_fields:
-        kw["verdict"] = rng.choice(
-            ["confirmed", "not_found"] if action is Action.VERIFY else ["pass", "fail"]
-        )
-    return model(expected_version=case.version, **kw)
-
-
-def _walk(session: Session, crew: dict[str, Any], seed: int) -> None:
-    """Random actions by random people at times spread over several days, through the service."""
-    rng = random.Random(seed)
-    actions = [a for a in Action if a is not Action.REPORT]
-    now = T0
-    cases = []
-    for n in range(10):
-        now += timedelta(hours=rng.randint(1, 30))
-        reporter = crew["actors"][rng.choice(["inspector", "operator"])]
-        cases.append(
-            service.report_case(session, actor=reporter, data=_report(rng, n), now=now).case
-        )
-    for _ in range(300):
-        now += timedelta(minutes=rng.randint(5, 600))
-        case, other = rng.sample(cases, 2)
-        # Mostly actions the state allows (so cases travel far), sometimes anything at all.
-        allowed = [a for a in allowed_actions(Status(case.status)) if a is not Action.REPORT]
-        rare = {Action.MERGE, Action.VOID, Action.REJECT}
-        likely = [a for a in allowed if a not in rare or rng.random() < 0.1]
-        action = rng.choice(likely if likely and rng.random() < 0.9 else actions)
-        try:
-            with session.begin_nested():
-                service.act(
-                    session, actor=crew["actors"][rng.choice(list(crew["actors"]))],
-                    case_id=case.id, action=action, body=_body(rng, action, case, crew, other.id),
-                    now=now,
-                )  # fmt: skip
-        except (LifecycleError, CityopsError):
-            session.refresh(case)
-    session.commit()
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_rollups_equal_a_recomputation_from_the_events(
     session: Session, crew: dict[str, Any], seed: int
 ) -> None:
-    _walk(session, crew, seed)
+    walk(session, crew, seed)
     kept = snapshot(session)
     events = session.scalars(select(CaseEvent)).all()
     counted = [e for e in events if e.action in rollup.ACTION_MEASURE]
@@ -157,12 +68,12 @@ def test_rollups_equal_a_recomputation_from_the_events(
 def test_bulk_batches_add_the_same_cells(
     session: Session, crew: dict[str, Any], copy_above: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rollup, "_COPY_ABOVE", copy_above)
+    monkeypatch.setattr(cells, "_COPY_ABOVE", copy_above)
     actors = crew["actors"]
     batch = Batch(session, district_code="110106", audit_actor=SYSTEM)
     rng = random.Random(7)
     states = [
-        batch.report(actor=actors["inspector"], data=_report(rng, n), now=T0 + timedelta(hours=n))
+        batch.report(actor=actors["inspector"], data=report(rng, n), now=T0 + timedelta(hours=n))
         for n in range(6)
     ]
     batch.flush()

@@ -2,7 +2,7 @@
 
 Rows are inserted directly (not walked through the lifecycle) so every timestamp is chosen and
 the expected figures can be worked out by hand; see ``test_indicators.py`` for the arithmetic.
-The analytics roll-ups are then rebuilt from those events.
+The analytics roll-ups are then rebuilt from those events and the cohorts from the cases.
 
 Until the lead mounts the evaluation router in ``create_app``, the ``app`` fixture adds it here
 under ``/api/v1``; once it is mounted this adds nothing.
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
-from cityops.analytics import rollup
+from cityops.analytics import cohorts, rollup
 from cityops.auth.actor import SYSTEM, Actor
 from cityops.auth.service import actor_of, create_org_unit
 from cityops.cases.models import Case, CaseEvent
@@ -257,5 +257,6 @@ def world(session: Session, make_user: Any, department: Any) -> World:
     # The rows bypassed the writers, so the roll-ups are recomputed from the events (as after
     # an import); district-wide event counts read them.
     rollup.rebuild(session)
+    cohorts.rebuild(session)
     session.commit()
     return World(water, city, i1.id, i2.id, cases, lead, street_a_actor)

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cityops.analytics import queries, rollup
+from cityops.analytics import cohorts, queries, rollup
 from cityops.analytics.queries import AnalyticsScope
 from cityops.clisupport import DistrictOpt, district_code, domain_errors, session_scope
 from cityops.timeutil import to_local, utcnow
@@ -33,11 +33,14 @@ def _day(value: str | None) -> date:
 
 @app.command("rebuild")
 def rebuild_command(district: DistrictOpt = None) -> None:
-    """Recompute the roll-ups from the case events (after a bulk import, or to check them)."""
+    """Recompute the roll-ups from the cases and their events (after a bulk import, or to
+    check them)."""
     code = district_code(district)
     with session_scope() as session:
         events = rollup.rebuild(session, district_code=code)
+        cases = cohorts.rebuild(session, district_code=code)
     console.print(f"roll-ups of district {code} rebuilt from {events} events")
+    console.print(f"evaluation cohorts rebuilt from {cases} cases")
 
 
 @app.command("anomalies")

@@ -80,3 +80,50 @@ class CaseStat(Base):
             name="uq_case_stats_cell",
         ),
     )
+
+
+#: What a case (or, for ``verified``/``checked``, an event) adds to its cohort cell.
+COHORT_MEASURES = (
+    "n",
+    "valid",
+    "on_time",
+    "reworked",
+    "extended",
+    "extensions",
+    "verified",
+    "checked",
+)
+
+
+class CaseCohort(Base):
+    """One cell of the evaluation's cohort roll-up (see ``analytics.cohorts``).
+
+    ``subject`` is the department id, street code, inspector (user) id or grid code the cell
+    counts for; ``outcome`` is the local day the cohort's outcome happened (handled for
+    departments, closed for streets), ``9999-12-31`` while it has not.
+    """
+
+    __tablename__ = "case_cohorts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_code: Mapped[str] = mapped_column(String(6))
+    cohort: Mapped[str] = mapped_column(String(16))
+    period: Mapped[date] = mapped_column(Date)
+    subject: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[date] = mapped_column(Date)
+
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    valid: Mapped[int] = mapped_column(Integer, default=0)
+    on_time: Mapped[int] = mapped_column(Integer, default=0)
+    reworked: Mapped[int] = mapped_column(Integer, default=0)
+    extended: Mapped[int] = mapped_column(Integer, default=0)
+    extensions: Mapped[int] = mapped_column(Integer, default=0)
+    verified: Mapped[int] = mapped_column(Integer, default=0)
+    checked: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        # Doubles as the index of every evaluation read: cohort and period first.
+        UniqueConstraint(
+            "district_code", "cohort", "period", "subject", "outcome", name="uq_case_cohorts_cell"
+        ),
+    )

@@ -16,15 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from cityops import pgcopy
+from cityops.analytics import cells
 from cityops.analytics.models import MEASURES, CaseStat
 from cityops.cases.lifecycle import Action
 from cityops.cases.models import Case, CaseEvent
@@ -182,39 +180,22 @@ class Tally:
     def cells(self) -> list[tuple[Any, ...]]:
         """The cells as ``case_stats`` values (``ROW_NAMES`` order), in no particular order
         (``write_cells`` orders them as every writer locks them)."""
-        cells: dict[tuple[Any, ...], list[int]] = {}
+        found: dict[tuple[Any, ...], list[int]] = {}
         for key, n in self.counts.items():
-            cell = cells.get(key[:-1])
+            cell = found.get(key[:-1])
             if cell is None:
-                cell = cells[key[:-1]] = [0] * len(MEASURES)
+                cell = found[key[:-1]] = [0] * len(MEASURES)
             cell[key[-1]] += n
-        return [(*key, *cell) for key, cell in cells.items()]
+        return [(*key, *cell) for key, cell in found.items()]
 
     def clear(self) -> None:
         self.counts.clear()
 
 
-def _dialect(db: Session | Connection) -> str:
-    return db.dialect.name if isinstance(db, Connection) else db.get_bind().dialect.name
-
-
-@cache
-def _upsert(dialect: str) -> Any:
-    """The statement adding counts to cells, built once per dialect (building it costs more
-    than running it for one report)."""
-    table = cast(Table, CaseStat.__table__)
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    return stmt.on_conflict_do_update(
-        index_elements=["district_code", "grain", "period", *DIMENSIONS],
-        set_={m: table.c[m] + stmt.excluded[m] for m in MEASURES},
-    )
-
-
-#: Above this many cells a PostgreSQL write copies them into a temporary table and adds them
-#: in one ``INSERT … SELECT … ON CONFLICT`` (an executemany of a simulated week's ~80,000
-#: upserts took seconds).
-_COPY_ABOVE = 500
+_KEY_COLUMNS = ("district_code", "grain", "period", *DIMENSIONS)
+_TABLE = cast(Table, CaseStat.__table__)
+#: PostgreSQL's ORDER BY for cells in Python's order of their key tuples (text by code point).
+KEY_ORDER = cells.key_order(_TABLE, _KEY_COLUMNS)
 
 
 def write(db: Session | Connection, tally: Tally) -> None:
@@ -223,43 +204,9 @@ def write(db: Session | Connection, tally: Tally) -> None:
     tally.clear()
 
 
-def write_cells(db: Session | Connection, cells: list[tuple[Any, ...]]) -> None:
+def write_cells(db: Session | Connection, rows: list[tuple[Any, ...]]) -> None:
     """Add cells (``Tally.cells``) to ``case_stats``."""
-    if not cells:
-        return
-    dialect = _dialect(db)
-    if dialect == "postgresql" and len(cells) > _COPY_ABOVE:
-        _write_copy(db, cells)
-    else:
-        # Concurrent writers lock cells in key order and so cannot deadlock: here Python's
-        # order, in the COPY path the same order by the database ("C" collation: code points).
-        rows = [dict(zip(ROW_NAMES, c, strict=True)) for c in sorted(cells)]
-        db.execute(_upsert(dialect), rows)
-
-
-_KEY_COLUMNS = ("district_code", "grain", "period", *DIMENSIONS)
-#: PostgreSQL's ORDER BY for cells in Python's order of their key tuples (text by code point).
-KEY_ORDER = ", ".join(
-    c if c in ("period", "department_id") else f'{c} COLLATE "C"' for c in _KEY_COLUMNS
-)
-
-
-def _write_copy(db: Session | Connection, cells: list[tuple[Any, ...]]) -> None:
-    """PostgreSQL: ``COPY`` the cells into a temporary table, then upsert them in key order
-    (text compared by code point, as Python compares them in the other path)."""
-    names = ", ".join(ROW_NAMES)
-    key = ", ".join(_KEY_COLUMNS)
-    added = ", ".join(f"{m} = case_stats.{m} + excluded.{m}" for m in MEASURES)
-    with pgcopy.cursor(db) as cursor:
-        pgcopy.stage(
-            cursor, "cityops_bulk_cells",
-            f"ON COMMIT DELETE ROWS AS SELECT {names} FROM case_stats WITH NO DATA",
-            ROW_NAMES, cells,
-        )  # fmt: skip
-        cursor.execute(
-            f"INSERT INTO case_stats ({names}) SELECT {names} FROM cityops_bulk_cells "
-            f"ORDER BY {KEY_ORDER} ON CONFLICT ({key}) DO UPDATE SET {added}"
-        )
+    cells.add(db, _TABLE, _KEY_COLUMNS, MEASURES, rows)
 
 
 def record_case(

@@ -41,7 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cityops import pgcopy
-from cityops.analytics import rollup
+from cityops.analytics import cohorts, rollup
 from cityops.auth import audit
 from cityops.auth.actor import Actor
 from cityops.auth.models import OrgUnit, User
@@ -251,6 +251,10 @@ class Batch:
         self._reporters: list[_Pending] = []
         self._requests: dict[tuple[int, str], CaseState] = {}
         self._tally = rollup.Tally()
+        self._cohorts = cohorts.CohortTally()
+        #: What each stored case touched in this batch contributed to the cohort roll-ups
+        #: before its first action here (``prepare`` moves it to what it contributes then).
+        self._before: dict[int, list[cohorts.Cell]] = {}
         self.totals = BulkStats()
 
     # --- lookups (cached for the batch's life; departments and users change rarely) -------
@@ -458,6 +462,8 @@ class Batch:
                 values.get("minor_code", case.minor_code),
                 values.get("urgency", case.urgency),
             )
+        if case.stored_version is not None and case.id not in self._before:
+            self._before[cast(int, case.id)] = cohorts.contributions(case)
         extra, extension_hours = effects.apply(case, action, values, now, rule=rule, unit=unit)
         apply_clock(
             as_case,
@@ -493,6 +499,7 @@ class Batch:
         )  # fmt: skip
         self._events.append((case, row))
         self._tally.add_case(case, action.value, now, payload)
+        self._cohorts.add_event(case.district_code, now, action.value, actor.id)
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -545,6 +552,10 @@ class Batch:
         digest = hashlib.sha256()
         for (case, row), text in zip(self._events, payload_texts, strict=True):
             digest.update(_fast_digest_line(case.number or "", row, text).encode())
+        for case in self._new:
+            self._cohorts.add(cohorts.contributions(case))
+        for case in touched:
+            self._cohorts.change(self._before[cast(int, case.id)], cohorts.contributions(case))
         writes = Writes(
             new=[row_of(c) for c in self._new],
             touched=[(*row_of(c), c.stored_version) for c in touched],
@@ -552,6 +563,7 @@ class Batch:
             payload_texts=payload_texts,
             reporters=[(p.case.id, *p.row) for p in self._reporters],
             cells=self._tally.cells(),
+            cohort_cells=self._cohorts.cells(),
             stats=BulkStats(
                 cases_inserted=len(self._new),
                 cases_updated=len(touched),
@@ -578,6 +590,7 @@ class Batch:
         else:
             _write_executemany(db, writes)
         rollup.write_cells(db, writes.cells)
+        cohorts.write_cells(db, writes.cohort_cells)
         stats = writes.stats
         audit.record(
             db,
@@ -602,6 +615,8 @@ class Batch:
     def _reset(self) -> None:
         self._new, self._touched, self._events, self._reporters = [], {}, [], []
         self._tally.clear()
+        self._cohorts.clear()
+        self._before = {}
         self._requests = {}
 
 
@@ -615,6 +630,7 @@ class Writes:
     payload_texts: list[str]  # each event's payload as JSON, as stored and hashed
     reporters: list[tuple[Any, ...]]  # case_id + ``_REPORTER_COLUMNS``
     cells: list[tuple[Any, ...]]  # roll-up cells (``rollup.ROW_NAMES``)
+    cohort_cells: list[tuple[Any, ...]]  # changes to ``case_cohorts`` (``cohorts.CohortTally``)
     stats: BulkStats
     events_sha256: str
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from cityops.analytics import rollup
+from cityops.analytics import cohorts, rollup
 from cityops.auth import audit
 from cityops.auth.actor import Actor
 from cityops.auth.models import OrgUnit, User
@@ -266,6 +266,7 @@ def report_case(
     session.add(event)
     session.flush()
     rollup.record_case(session, case, event.action, now, payload)
+    cohorts.record_report(session, case)
     _claim_attachments(session, actor, data.attachment_ids, case, event)
     number = _next_number(session, case.district_code, now)
     # A Core UPDATE: an ORM change would bump the version, and the version must equal the
@@ -395,6 +396,7 @@ def act(
     ):
         raise Forbidden("this task is assigned to another inspector", field="case_id")
     now = now or utcnow()
+    counted_before = cohorts.contributions(case)
     # Lookups inside the effects (class rules, departments, users) must not flush a half-changed
     # case: each flush bumps the version, and the event's seq must equal the version.
     with session.no_autoflush:
@@ -424,6 +426,7 @@ def act(
     session.add(event)
     session.flush()
     rollup.record_case(session, case, event.action, now, event.payload)
+    cohorts.record_action(session, counted_before, case, event.action, event.actor_id, now)
     _claim_attachments(session, actor, body.attachment_ids, case, event)
     audit.record(
         session,

@@ -1,11 +1,13 @@
 """Indicators per period and subject, the weighted composite, the ranking and the drill-down.
 
-Every count is one ``SUM(CASE WHEN … THEN 1 ELSE 0 END)`` in a GROUP BY query over ``cases``
-(or ``case_events`` joined to ``cases``) under the actor's data scope; the same condition
-objects serve the drill-down, so a figure and the list of cases behind it cannot disagree.
-Event counts that the analytics roll-ups also keep (a department's dispatches and returns) are
-read from ``case_stats`` for district-wide viewers; a test checks both give the same numbers.
-Rates and weights come from the configuration (``config.py``, ``defaults.yaml``).
+Every count is defined as one ``SUM(CASE WHEN … THEN 1 ELSE 0 END)`` in a GROUP BY query over
+``cases`` (or ``case_events`` joined to ``cases``) under the actor's data scope; the same
+condition objects serve the drill-down, so a figure and the list of cases behind it cannot
+disagree. For district-wide viewers the same counts are read from the roll-ups instead, whose
+size does not grow with the number of cases: the cohort counts from ``case_cohorts``
+(``analytics.cohorts``), a department's dispatches and returns from ``case_stats``; tests check
+both ways give the same numbers. Rates and weights come from the configuration (``config.py``,
+``defaults.yaml``).
 
 Periods are local (Asia/Shanghai) days: ``2025``, ``2025-Q3``, ``2025-09``, ``2025-W38``,
 ``2025-09-18`` (``hotline.rates.parse_period``) or a custom ``2025-07-01..2025-08-15``
@@ -23,7 +25,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, literal, select, true
 from sqlalchemy.orm import Session
 
-from cityops.analytics.models import CaseStat
+from cityops.analytics.cohorts import NOT_VALID, OTHER_SOURCES
+from cityops.analytics.models import CaseCohort, CaseStat
 from cityops.auth.actor import Actor
 from cityops.auth.models import OrgUnit, User
 from cityops.auth.roles import Role
@@ -39,15 +42,7 @@ from cityops.hotline.enums import RateGroup
 from cityops.hotline.rates import parse_period, three_rates
 from cityops.timeutil import ensure_aware, to_local, utcnow
 
-#: Sources other than the inspectors: a problem they report first in a grid is "missed".
-OTHER_SOURCES = (
-    Source.HOTLINE.value,
-    Source.PUBLIC.value,
-    Source.SENSOR.value,
-    Source.LEADER.value,
-)
-#: States that do not count as a valid registered case (duplicates merged away, voided).
-_NOT_VALID = (Status.MERGED.value, Status.VOIDED.value)
+_NOT_VALID = sorted(NOT_VALID)
 UNDECIDED = (Status.REPORTED.value, Status.VERIFYING.value, Status.VERIFIED.value)
 
 
@@ -98,6 +93,18 @@ class FromRollups:
 
 
 @dataclass(frozen=True)
+class FromCohorts:
+    """The same counts kept in the cohort roll-ups (``case_cohorts``), read there for
+    district-wide viewers: a measure sums a column over the cells whose cohort day lies in
+    [first, after); a ``settled`` measure only over those whose outcome came before ``after``."""
+
+    cohort: str
+    measures: dict[str, tuple[str, bool]]  # measure name → (case_cohorts column, settled)
+    first: date
+    after: date
+
+
+@dataclass(frozen=True)
 class Query:
     """One GROUP BY: rows of ``cases`` (or ``case_events`` ⋈ ``cases``) matching ``base``."""
 
@@ -106,11 +113,17 @@ class Query:
     measures: dict[str, Measure]
     events: bool = False
     rollups: FromRollups | None = None
+    cohorts: FromCohorts | None = None
 
 
 def _in(column: Any, p: Period) -> ColumnElement[bool]:
     result: ColumnElement[bool] = (column >= p.start) & (column < p.end)
     return result
+
+
+def _days(p: Period) -> tuple[date, date]:
+    """The period's local days as [first, after)."""
+    return to_local(p.start).date(), to_local(p.end).date()
 
 
 def _department_queries(p: Period) -> list[Query]:
@@ -137,6 +150,18 @@ def _department_queries(p: Period) -> list[Query]:
                     "批准延期次数", cohort & (Case.extension_count > 0), Case.extension_count
                 ),
             },
+            cohorts=FromCohorts(
+                "department",
+                {
+                    "to_handle": ("n", False),
+                    "handled": ("n", True),
+                    "handled_on_time": ("on_time", True),
+                    "reworked": ("reworked", True),
+                    "extended": ("extended", False),
+                    "extensions": ("extensions", False),
+                },
+                *_days(p),
+            ),
         ),
         Query(
             key=Case.department_id,
@@ -158,11 +183,10 @@ def _department_queries(p: Period) -> list[Query]:
             },
             events=True,
             rollups=FromRollups(
-                grain="department",
-                key="department_id",
-                measures={"dispatched": "dispatched", "returns": "returned"},
-                first=to_local(p.start).date(),
-                after=to_local(p.end).date(),
+                "department",
+                "department_id",
+                {"dispatched": "dispatched", "returns": "returned"},
+                *_days(p),
             ),
         ),
     ]
@@ -181,6 +205,16 @@ def _street_queries(p: Period) -> list[Query]:
                 "closed": Measure("结案数", closed),
                 "closed_on_time": Measure("按期结案数", closed & Case.handled_on_time.is_(True)),
             },
+            cohorts=FromCohorts(
+                "street",
+                {
+                    "found": ("n", False),
+                    "registered": ("valid", False),
+                    "closed": ("n", True),
+                    "closed_on_time": ("on_time", True),
+                },
+                *_days(p),
+            ),
         )
     ]
 
@@ -196,6 +230,9 @@ def _inspector_queries(p: Period) -> list[Query]:
                     "有效上报数", Case.registered_at.is_not(None) & Case.status.not_in(_NOT_VALID)
                 ),
             },
+            cohorts=FromCohorts(
+                "inspector", {"reports": ("n", False), "valid_reports": ("valid", False)}, *_days(p)
+            ),
         ),
         Query(
             key=CaseEvent.actor_id,
@@ -206,6 +243,9 @@ def _inspector_queries(p: Period) -> list[Query]:
                 "checked": Measure("核查任务完成数", CaseEvent.action == Action.CHECK.value),
             },
             events=True,
+            cohorts=FromCohorts(
+                "actor", {"verified": ("verified", False), "checked": ("checked", False)}, *_days(p)
+            ),
         ),
     ]
 
@@ -250,6 +290,8 @@ def _select(query: Query, actor: Actor, *columns: Any, counting: bool = False) -
 
 
 def _aggregate(session: Session, actor: Actor, query: Query) -> dict[str, dict[str, int]]:
+    if query.cohorts is not None and is_district_wide(actor):
+        return _aggregate_cohorts(session, actor.district_code, query.cohorts)
     if query.rollups is not None and is_district_wide(actor):
         return _aggregate_rollups(session, actor.district_code, query.rollups)
     sums = [
@@ -263,6 +305,39 @@ def _aggregate(session: Session, actor: Actor, query: Query) -> dict[str, dict[s
         str(row.key): {name: int(getattr(row, name)) for name in query.measures}
         for row in session.execute(stmt)
     }
+
+
+def _cohort_cells(district_code: str, cohort: str, first: date, after: date) -> Any:
+    return (
+        (CaseCohort.district_code == district_code)
+        & (CaseCohort.cohort == cohort)
+        & (CaseCohort.period >= first)
+        & (CaseCohort.period < after)
+    )
+
+
+def _aggregate_cohorts(
+    session: Session, district_code: str, source: FromCohorts
+) -> dict[str, dict[str, int]]:
+    def summed(column: str, settled: bool) -> Any:
+        value = getattr(CaseCohort, column)
+        if settled:
+            value = case((CaseCohort.outcome < source.after, value), else_=0)
+        return func.coalesce(func.sum(value), 0)
+
+    sums = [summed(column, settled).label(name) for name, (column, settled) in
+            source.measures.items()]  # fmt: skip
+    stmt = (
+        select(CaseCohort.subject.label("key"), *sums)
+        .where(_cohort_cells(district_code, source.cohort, source.first, source.after))
+        .group_by(CaseCohort.subject)
+    )
+    found = {
+        str(row.key): {name: int(getattr(row, name)) for name in source.measures}
+        for row in session.execute(stmt)
+    }
+    # Cells a case has left stay behind at zero; the cases query lists keys with cases only.
+    return {k: counts for k, counts in found.items() if any(counts.values())}
 
 
 def _aggregate_rollups(
@@ -308,13 +383,34 @@ def _inspector_grids(session: Session, actor: Actor) -> dict[int, list[str]]:
 
 def _reported_by_others(p: Period) -> ColumnElement[bool]:
     """Reported in the period by a source other than the inspectors."""
-    result: ColumnElement[bool] = _in(Case.reported_at, p) & Case.source.in_(OTHER_SOURCES)
+    result: ColumnElement[bool] = _in(Case.reported_at, p) & Case.source.in_(sorted(OTHER_SOURCES))
     return result
 
 
 def _missed_condition(p: Period, grids: list[str]) -> ColumnElement[bool]:
     result: ColumnElement[bool] = _reported_by_others(p) & Case.grid_code.in_(grids)
     return result
+
+
+def others_per_grid(
+    session: Session, actor: Actor, p: Period, *, from_cohorts: bool
+) -> dict[str, int]:
+    """Reports by other sources in the period per grid, from the cohort roll-ups (district-wide
+    viewers only) or from the cases."""
+    stmt: Any
+    if from_cohorts:
+        stmt = (
+            select(CaseCohort.subject, func.sum(CaseCohort.n))
+            .where(_cohort_cells(actor.district_code, "grid", *_days(p)))
+            .group_by(CaseCohort.subject)
+        )
+    else:
+        stmt = (
+            select(Case.grid_code, func.count(Case.id))
+            .where(visible(actor), _reported_by_others(p), Case.grid_code.is_not(None))
+            .group_by(Case.grid_code)
+        )
+    return {grid: int(n) for grid, n in session.execute(stmt) if n}
 
 
 def _missed(session: Session, actor: Actor, p: Period) -> dict[str, int]:
@@ -324,13 +420,7 @@ def _missed(session: Session, actor: Actor, p: Period) -> dict[str, int]:
         return {}
     # Every grid's count, then the inspectors' grids picked here: an IN list of thousands of
     # grid codes cost the database more than the extra groups (194 → 113 ms at 2M cases).
-    per_grid = dict(
-        session.execute(
-            select(Case.grid_code, func.count(Case.id))
-            .where(visible(actor), _reported_by_others(p), Case.grid_code.is_not(None))
-            .group_by(Case.grid_code)
-        ).all()
-    )
+    per_grid = others_per_grid(session, actor, p, from_cohorts=is_district_wide(actor))
     return {str(uid): sum(per_grid.get(g, 0) for g in gs) for uid, gs in grids.items() if gs}
 
 
