@@ -164,7 +164,10 @@ def _department_queries(p: Period) -> list[Query]:
             ),
         ),
         Query(
-            key=Case.department_id,
+            # "+ 0" keeps SQLite off the (department, status) index as a range over every
+            # department (1.9 M entries at 2 M cases, 150 ms); it then skips through it by
+            # status instead (14 ms).
+            key=Case.department_id + 0,
             base=running,
             measures={
                 "overdue_open": Measure(
