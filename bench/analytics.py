@@ -1675,8 +1675,9 @@ def main() -> int:
         parser.error("--reuse needs --pg-schema for PostgreSQL")
     if args.reuse and args.db in ("sqlite", "both") and not args.sqlite_path:
         parser.error("--reuse needs --sqlite-path for SQLite")
+    scale = "databases already loaded (--reuse)" if args.reuse else f"{args.cases:,} cases"
     log(
-        f"bench/analytics.py: {args.cases:,} cases, repeat {args.repeat}, seed {args.seed}; "
+        f"bench/analytics.py: {scale}, repeat {args.repeat}, seed {args.seed}; "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
         f"started {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
     )
