@@ -113,12 +113,15 @@ class CohortTally:
     def __init__(self) -> None:
         self.counts: dict[tuple[Any, ...], list[int]] = {}
 
+    def _cell(self, key: tuple[Any, ...]) -> list[int]:
+        cell = self.counts.get(key)
+        if cell is None:
+            cell = self.counts[key] = [0] * _WIDTH
+        return cell
+
     def add(self, parts: Iterable[Cell], sign: int = 1) -> None:
-        counts = self.counts
         for key, values in parts:
-            cell = counts.get(key)
-            if cell is None:
-                cell = counts[key] = [0] * _WIDTH
+            cell = self._cell(key)
             for i, v in enumerate(values):
                 if v:
                     cell[i] += sign * v
@@ -134,10 +137,7 @@ class CohortTally:
         measure = ACTOR_EVENTS.get(action)
         if measure is None or not actor_id:
             return
-        key = (district_code, "actor", _day(at), str(actor_id), NEVER)
-        cell = self.counts.get(key)
-        if cell is None:
-            cell = self.counts[key] = [0] * _WIDTH
+        cell = self._cell((district_code, "actor", _day(at), str(actor_id), NEVER))
         cell[_POSITION[measure]] += 1
 
     def cells(self) -> list[tuple[Any, ...]]:
