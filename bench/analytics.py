@@ -96,7 +96,7 @@ from cityops.catalog.models import CatalogClass
 from cityops.catalog.service import active_version, ensure_default_catalog
 from cityops.config import Settings
 from cityops.db import Base, make_engine, make_sessionmaker, unit_of_work, writer_bind
-from cityops.evaluation import indicators
+from cityops.evaluation import indicators, selfeval
 from cityops.evaluation.config import SUBJECTS
 from cityops.geo.models import LEVELS, GeoGeneration, Region, RegionLevel
 from cityops.geo.service import RegionInput, replace_regions
@@ -1213,6 +1213,8 @@ def run_timings(
         found.insert(last + 1, whole)
     found += time_evaluation(factory, actor, month, repeat=repeat, budget_s=budget_s)
     log("    " + cohort_check(factory, actor, month))
+    log("    " + recurring_check(factory, scope, today - timedelta(days=182), after))
+    log("    " + self_evaluation_once(factory, actor, str(today.year)))
     return found
 
 
@@ -1270,6 +1272,34 @@ def cohort_check(factory: sessionmaker[Session], actor: Actor, month: str) -> st
         f"case_cohorts: the month's cohort counts are {verdict} with the cases table "
         f"(counting them from the cases took {seconds:.2f} s)"
     )
+
+
+def recurring_check(
+    factory: sessionmaker[Session], scope: queries.AnalyticsScope, start: date, end: date
+) -> str:
+    """Recurring problems found through the threshold bound must equal the plain sum of every
+    grid × class cell of the months (also timed once: what the bound saves)."""
+    with factory() as session:
+        t = time.perf_counter()
+        totals = queries.pair_totals(session, scope, queries.month_starts(start, end), None)
+        plain = queries.rank_pairs(totals, 3, 2)[:50]
+        seconds = time.perf_counter() - t
+        found = queries.recurring(session, scope=scope, start=start, end=end)
+    pruned = [((r["grid_code"], *r["class"].split(":")), r["reported"], r["months"]) for r in found]
+    verdict = "equal" if pruned == plain else "MISMATCH"
+    return (
+        f"recurring: the bound's leaders are {verdict} to the plain sum of {len(totals):,} "
+        f"grid x class pairs (which took {seconds:.2f} s)"
+    )
+
+
+def self_evaluation_once(factory: sessionmaker[Session], actor: Actor, year: str) -> str:
+    """The year's self-evaluation figures, timed once (an export, counted from the cases)."""
+    with factory() as session:
+        t = time.perf_counter()
+        figures = selfeval.metrics(session, actor=actor, period=indicators.resolve_period(year))
+        seconds = time.perf_counter() - t
+    return f"self-evaluation {year}: {seconds:.2f} s (case volume {figures['case_volume']:,.0f})"
 
 
 def print_timings(backend: str, timings: list[Timing]) -> None:

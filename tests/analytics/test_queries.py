@@ -9,9 +9,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.analytics import queries, rollup
+from cityops.analytics.models import CaseStat
 from cityops.analytics.queries import AnalyticsScope
 from cityops.errors import Forbidden, InvalidInput
 from cityops.geo.models import Region
@@ -207,6 +209,72 @@ def test_hotspots_rank_by_density_and_recurring_needs_several_months(session: Se
         queries.hotspots(session, scope=street_2, start=date(2026, 9, 1), end=date(2026, 12, 1))
         == []
     )
+
+
+def _recurring_by_sum(
+    session: Session, scope: AnalyticsScope, start: date, end: date, **kw: int
+) -> list[tuple[str, str, int, int]]:
+    """Recurring problems the plain way: sum every grid-month cell of the months."""
+    first, last = start.replace(day=1), (end - timedelta(days=1)).replace(day=1)
+    sums: dict[tuple[str, str], list[int]] = {}
+    for cell in session.scalars(select(CaseStat).where(CaseStat.grain == "grid_month")):
+        street_ok = not scope.streets or cell.area_code[:9] in scope.streets
+        if first <= cell.period <= last and cell.reported > 0 and street_ok:
+            total = sums.setdefault((cell.area_code, f"{cell.kind}:{cell.minor_code}"), [0, 0])
+            total[0] += cell.reported
+            total[1] += 1
+    kept = [
+        (grid, klass, n, months)
+        for (grid, klass), (n, months) in sums.items()
+        if n >= kw["min_reports"] and months >= kw["min_months"]
+    ]
+    return sorted(kept, key=lambda r: (-r[2], r[0], r[1]))[: kw["limit"]]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_recurring_pruned_equals_the_plain_sum(
+    session: Session, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """The threshold bound reads a few cells per month, yet names the same leaders, in the same
+    order, as summing every cell, including ties at the cut and both second-round paths."""
+    rng = random.Random(seed)
+    grids = [f"{street}001{g:03d}" for street in (S1, S2) for g in range(1, 7)]
+    classes = [("event", f"01{c:02d}") for c in range(1, 6)] + [("component", "0101")]
+    weight = {(g, c): rng.choice([0.2, 0.5, 1, 1, 2, 4]) for g in grids for c in classes}
+    facts = []
+    for month in range(1, 9):
+        for (grid, (kind, minor)), mean in weight.items():
+            for _ in range(poisson(rng, mean)):
+                facts.append(
+                    fact(date(2026, month, rng.randint(1, 28)), kind=kind, minor_code=minor,
+                         grid_code=grid, street_code=grid[:9], community_code=grid[:12])
+                )  # fmt: skip
+    rollup.record(session, facts)
+    session.commit()
+    rounds = {"bound met": 0, "second round": 0, "plain sum": 0}
+    real = queries.pair_totals
+    calls: list[int | None] = []
+    monkeypatch.setattr(queries, "pair_totals", lambda *a: calls.append(a[-1]) or real(*a))
+    for case in range(40):
+        monkeypatch.setattr(queries, "_LEADERS_PER_ROW", rng.choice([1, 2, 3]))
+        monkeypatch.setattr(queries, "_PRUNE_UP_TO", rng.choice([5, 40, 20_000]))
+        first = rng.randint(1, 7)
+        start = date(2026, first, rng.randint(1, 28))
+        end = date(2026, rng.randint(first + 1, 9), 1)
+        kw = {
+            "limit": rng.choice([1, 3, 5, 10, 100]),
+            "min_reports": rng.choice([1, 3, 6, 12]),
+            "min_months": rng.choice([1, 2, 3]),
+        }
+        scope = rng.choice([SCOPE, AnalyticsScope(D, streets=(S2,))])
+        calls.clear()
+        found = queries.recurring(session, scope=scope, start=start, end=end, **kw)
+        assert [(r["grid_code"], r["class"], r["reported"], r["months"]) for r in found] == (
+            _recurring_by_sum(session, scope, start, end, **kw)
+        ), (case, start, end, kw)
+        key = "plain sum" if None in calls else "second round" if len(calls) > 1 else "bound met"
+        rounds[key] += 1
+    assert all(rounds.values()), rounds
 
 
 def test_scope_of_accounts(make_user: Any, department: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Date, Integer, String, UniqueConstraint
+from sqlalchemy import Date, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.db import Base
@@ -26,6 +26,9 @@ MEASURES = (
     "urged",
     "reopened",
 )
+
+
+GRID_MONTH_ONLY = "grain = 'grid_month'"
 
 
 class CaseStat(Base):
@@ -78,6 +81,27 @@ class CaseStat(Base):
             "department_id",
             "area_code",
             name="uq_case_stats_cell",
+        ),
+        # Recurring problems (``analytics.queries.recurring``) read each month's largest grid ×
+        # class cells, then the months of the pairs they name: only that grain needs these.
+        Index(
+            "ix_case_stats_grid_month_reported",
+            "district_code",
+            "period",
+            "reported",
+            sqlite_where=text(GRID_MONTH_ONLY),
+            postgresql_where=text(GRID_MONTH_ONLY),
+        ),
+        Index(
+            "ix_case_stats_grid_month_pair",
+            "district_code",
+            "area_code",
+            "kind",
+            "minor_code",
+            "period",
+            "reported",
+            sqlite_where=text(GRID_MONTH_ONLY),
+            postgresql_where=text(GRID_MONTH_ONLY),
         ),
     )
 
