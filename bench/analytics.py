@@ -956,8 +956,10 @@ class Loader:
             bulk.copy_rows(session, "case_events", self.event_rows)
         self.report.add_phase("write evaluated month's events", time.perf_counter() - t)
         t = time.perf_counter()
-        cells = len(self.tally)
-        rollup.write(session, self.tally)
+        rows = self.tally.cells()
+        cells = len(rows)
+        rollup.write_cells(session, rows)
+        self.tally.clear()
         self.report.add_phase("write roll-ups (rollup.write)", time.perf_counter() - t)
         t = time.perf_counter()
         cohorts.write(session, self.cohorts)
@@ -1670,8 +1672,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--chunk", type=int, default=200_000, help="cases per transaction")
     parser.add_argument(
-        "--max-cells", type=int, default=250_000,
-        help="roll-up cells held in memory before a transaction is written",
+        "--max-cells", type=int, default=400_000,
+        help="roll-up counters (cell x measure) held in memory before a transaction is written",
     )  # fmt: skip
     parser.add_argument("--schema", choices=("auto", "migrations", "metadata"), default="auto")
     parser.add_argument(

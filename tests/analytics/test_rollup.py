@@ -18,6 +18,7 @@ from cityops.cases.bulk import Batch
 from cityops.cases.lifecycle import Action
 from cityops.cases.models import Case, CaseEvent
 from cityops.cases.schemas import ACTION_BODIES
+from cityops.timeutil import to_local
 
 from .walk import T0, report, walk
 
@@ -135,3 +136,57 @@ def test_copy_path_locks_cells_in_pythons_order(session: Session, backend: str) 
     ).all()
     session.rollback()
     assert [tuple(r) for r in ordered] == sorted(cells)
+
+
+def test_tally_counts_every_grain_as_its_definition_says() -> None:
+    """Events are counted only in the finest grains and the rest are summed from them: the
+    cells must equal counting each event in each grain straight from ``GRAINS``."""
+    rng = random.Random(7)
+    expected: Counter[tuple[Any, ...]] = Counter()
+    tally = rollup.Tally()
+    for _ in range(3_000):
+        at = T0 + timedelta(hours=rng.randint(0, 24 * 70))
+        street = rng.choice(["110106001", "110106002", None])
+        community = f"{street}00{rng.randint(1, 2)}" if street else None
+        facts = rollup.EventFacts(
+            district_code=rng.choice(["110106", "110105"]), at=at,
+            action=rng.choice([*rollup.ACTION_MEASURE, "assign", "verify"]),
+            street_code=street, kind=rng.choice(["event", "component", None]),
+            minor_code=rng.choice(["0101", "0102", None]),
+            source=rng.choice(["inspector", "hotline", None]),
+            department_id=rng.choice([None, 3, 4]), community_code=community,
+            grid_code=f"{community}00{rng.randint(1, 3)}" if community else None,
+            on_time=rng.choice([True, False, None]),
+        )  # fmt: skip
+        tally.add(facts)
+        measure = rollup.ACTION_MEASURE.get(facts.action)
+        if measure is None:
+            continue
+        day = to_local(at).date()
+        values = {
+            "street_code": street or "", "kind": facts.kind or "",
+            "minor_code": facts.minor_code or "", "source": facts.source or "",
+            "department_id": facts.department_id or 0,
+        }  # fmt: skip
+        for name, grain in rollup.GRAINS.items():
+            key = [facts.district_code, name, day.replace(day=1) if grain.monthly else day]
+            for column in rollup.DIMENSIONS:
+                if column == "area_code":
+                    area = {"grid": facts.grid_code, "community": community}.get(grain.area or "")
+                    key.append(area or "")
+                else:
+                    empty = 0 if column == "department_id" else ""
+                    key.append(values[column] if column in grain.dims else empty)
+            expected[(*key, measure)] += 1
+            if measure == "handled" and facts.on_time:
+                expected[(*key, "handled_on_time")] += 1
+    found = Counter(
+        {
+            (*row[:9], measure): n
+            for row in tally.cells()
+            for measure, n in zip(MEASURES, row[9:], strict=True)
+            if n
+        }
+    )
+    assert found == expected
+    assert {key[1] for key in found} == set(rollup.GRAINS)

@@ -132,7 +132,8 @@ class Tally:
         self.counts: dict[tuple[Any, ...], int] = {}
 
     def __len__(self) -> int:
-        return len({key[:-1] for key in self.counts})
+        """Counters held (cells × measures): what bounds the tally's memory."""
+        return len(self.counts)
 
     def add(self, facts: EventFacts) -> None:
         measure = ACTION_MEASURE.get(facts.action)
